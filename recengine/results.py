@@ -1,0 +1,92 @@
+"""The recommendation result: what the app and the audits read, never recompute.
+
+Every returned item carries all the sources that found it (provenance), its raw
+score and predicted rating; every candidate the content policy removed or
+demoted is kept with the rule that caught it; ``stage_counts`` is the funnel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class SourceHit:
+    """One source's claim about one candidate.
+
+    ``source`` is ``"similar"``, ``"genre"``, ``"region"`` or a plugged-in name.
+    ``detail`` holds the evidence: similar -> ``seed_item_id``, ``seed_title``,
+    ``distance``; genre -> ``genre``, ``rank``; region -> ``region``, ``rank``.
+    """
+
+    source: str
+    detail: dict
+
+    def describe(self) -> str:
+        """Plain words for a badge ("because you watched X")."""
+        d = self.detail
+        if self.source == "similar":
+            return f"because you watched {d.get('seed_title', d.get('seed_item_id'))}"
+        if self.source == "genre":
+            return f"top {d.get('rank')} in your genre {d.get('genre')}"
+        if self.source == "region":
+            return f"popular in region {d.get('region')} (#{d.get('rank')})"
+        return f"{self.source}: {d}"
+
+
+@dataclass(frozen=True)
+class PolicyAction:
+    """What the content policy did to one candidate, and which rule did it."""
+
+    item_id: int
+    title: str
+    action: str  # "removed" or "demoted"
+    rule: str  # e.g. "label:graphic_violence", "genre:Horror", "keyword:scam", "item:42"
+
+
+@dataclass
+class RankedItem:
+    rank: int
+    item_id: int
+    title: str
+    genres: str
+    score: float  # raw v_u · v_m (or the active objective's score)
+    predicted_rating: float  # in rating units
+    sources: list[SourceHit]
+    demoted_by: str | None = None
+
+
+@dataclass
+class RecommendationResult:
+    user_id: int | None  # None for a new visitor
+    items: list[RankedItem]
+    filtered: list[PolicyAction]
+    #: funnel: "source:similar", "source:genre", "source:region", "merged",
+    #: "after_watched", "after_policy", "returned"
+    stage_counts: dict[str, int]
+    #: sources skipped and why, e.g. {"region": "the data has no user location"}
+    skipped_sources: dict[str, str] = field(default_factory=dict)
+    #: plain-language notes, e.g. "no history: genre and region sources only"
+    notes: list[str] = field(default_factory=list)
+    objective: str = "rating"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per returned item with provenance as text: the CSV download."""
+        rows = []
+        for it in self.items:
+            rows.append({
+                "rank": it.rank, "item_id": it.item_id, "title": it.title,
+                "genres": it.genres, "predicted_rating": round(it.predicted_rating, 3),
+                "score": round(it.score, 5),
+                "sources": "|".join(sorted({h.source for h in it.sources})),
+                "why": "; ".join(h.describe() for h in it.sources),
+                "demoted_by": it.demoted_by or "",
+            })
+        return pd.DataFrame(rows, columns=["rank", "item_id", "title", "genres",
+                                           "predicted_rating", "score", "sources", "why",
+                                           "demoted_by"])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
