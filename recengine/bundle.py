@@ -1,0 +1,174 @@
+"""A trained two-tower model as one reloadable, verifiable bundle.
+
+Holds what serving needs and nothing it must recompute: the Keras model, the
+feature spec (with its train statistics), ``v_m`` for every catalogue item and
+``v_u`` for every known user, precomputed once, and the users' history bags so
+a new visitor's vector is built exactly as training built them. Saved through
+:mod:`recengine.bundle_io` (atomic write, SHA-256 manifest, fingerprint check)
+and loaded with Keras safe mode, so a bundle that is truncated, edited or made
+for other data is refused instead of served.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .bundle_io import BundleError, read_bundle, write_bundle
+from .features import FeatureSpec, catalogue_positions, history_matrix
+from .scoring import UserProfile
+
+KIND = "two_tower"
+
+
+@dataclass
+class ModelBundle:
+    config: object  # TrainConfig (kept untyped here to avoid an import cycle)
+    spec: FeatureSpec
+    model: object  # keras.Model: the training model; towers are its sub-models
+    item_vectors: np.ndarray
+    user_vectors: np.ndarray
+    item_ids: np.ndarray
+    genre_matrix: np.ndarray
+    history: np.ndarray  # (n_users, L) embedding rows of the users' train items
+    rows: np.ndarray  # dense item index -> embedding row
+    metadata: dict = field(default_factory=dict)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    # ---- construction ---------------------------------------------------------------
+    @classmethod
+    def from_training(cls, data, cfg, spec, model, arrays, history: dict,
+                      seconds: float) -> ModelBundle:
+        item_vectors = _predict(model.get_layer("item_tower"),
+                                [arrays.item_x, arrays.rows])
+        n_users = arrays.user_x.shape[0]
+        user_vectors = _predict(model.get_layer("user_tower"),
+                                [arrays.user_x, arrays.history, np.zeros(n_users, np.int32)])
+        metrics = {k: v[-1] for k, v in history.items()}
+        if "val_loss" in history:
+            best = int(np.argmin(history["val_loss"]))
+            metrics = {k: v[best] for k, v in history.items()}
+            metrics["best_epoch"] = best + 1
+        meta = {"kind": KIND, "fingerprint": data.fingerprint, "data_source": data.source,
+                "data_name": data.name, "license": data.license,
+                "config": asdict(cfg), "history": history, "metrics": metrics,
+                "train_seconds": seconds, "epochs_run": len(history.get("loss", []))}
+        bundle = cls(cfg, spec, model, item_vectors, user_vectors,
+                     data.items["item_id"].to_numpy(np.int64), data.genre_matrix.copy(),
+                     arrays.history, arrays.rows, meta)
+        bundle.extras.update(_similar_extras(item_vectors, cfg.similar_neighbours))
+        return bundle
+
+    # ---- the Scorer protocol --------------------------------------------------------
+    @property
+    def user_tower(self):
+        return self.model.get_layer("user_tower")
+
+    @property
+    def item_tower(self):
+        return self.model.get_layer("item_tower")
+
+    def user_vector(self, user_idx: int) -> np.ndarray:
+        return self.user_vectors[int(user_idx)]
+
+    def new_user_vector(self, profile: UserProfile) -> np.ndarray:
+        x = self.spec.profile_matrix(profile, self.item_ids, self.genre_matrix)
+        hist = np.zeros((1, self.history.shape[1]), np.int32)
+        if profile.ratings:
+            pos = catalogue_positions(self.item_ids, list(profile.ratings))
+            liked = [p for p, r in zip(pos, profile.ratings.values())
+                     if r >= self.spec.global_mean] or list(pos)
+            rows = self.rows[np.asarray(liked)][-hist.shape[1]:]
+            hist[0, hist.shape[1] - len(rows):] = rows
+        return _predict(self.user_tower, [x, hist, np.zeros(1, np.int32)])[0]
+
+    def to_rating(self, scores) -> np.ndarray:
+        """Raw ``v_u·v_m`` -> rating units through the trained rating head."""
+        s = np.asarray(scores, np.float64)
+        objective = self.metadata["config"]["model"]["objective"]
+        if objective == "retrieval":
+            return self.spec.unscale_rating(s)
+        a, c = (float(w) for w in self.model.get_layer("rating").get_weights())
+        z = a * s + c
+        if objective == "binary":  # probability of a like, shown on the rating scale
+            return self.spec.unscale_rating(2.0 / (1.0 + np.exp(-z)) - 1.0)
+        return self.spec.unscale_rating(z)
+
+    def scores_for_users(self, user_idx: np.ndarray) -> np.ndarray:
+        """(len, n_items) raw scores: the whole-catalogue ranking the evaluation uses."""
+        return self.user_vectors[np.asarray(user_idx)] @ self.item_vectors.T
+
+    def predict(self, user_idx, item_idx) -> np.ndarray:
+        """Predicted ratings for (user, item) pairs, in rating units."""
+        s = np.sum(self.user_vectors[np.asarray(user_idx)] *
+                   self.item_vectors[np.asarray(item_idx)], axis=1)
+        return self.to_rating(s)
+
+    def refresh_users(self, users, history_interactions) -> None:
+        """Recompute ``v_u`` from another history (e.g. all ratings, for serving)."""
+        x = self.spec.user_matrix(users, history_interactions, self.genre_matrix)
+        self.history = history_matrix(self.spec, history_interactions, len(users), self.rows)
+        self.user_vectors = _predict(self.user_tower,
+                                     [x, self.history, np.zeros(len(users), np.int32)])
+
+
+def _predict(model, inputs) -> np.ndarray:
+    out = model.predict(inputs, batch_size=4096, verbose=0)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _similar_extras(item_vectors: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """The similar-items lookup table, precomputed at training time and saved with it."""
+    try:
+        from .similarity import SimilarityConfig, build_similar_table
+    except ImportError:  # pragma: no cover - during bootstrap only
+        return {}
+    table = build_similar_table(item_vectors, SimilarityConfig(n_neighbours=n))
+    return {"similar_idx": table.indices, "similar_dist": table.distances}
+
+
+def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
+    """Write atomically; the manifest makes any later edit detectable."""
+    arrays = {"item_vectors": bundle.item_vectors, "user_vectors": bundle.user_vectors,
+              "item_ids": bundle.item_ids, "genre_matrix": bundle.genre_matrix,
+              "history": bundle.history, "rows": bundle.rows,
+              **{f"spec_{k}": v for k, v in bundle.spec.arrays().items()},
+              **{f"extra_{k}": v for k, v in bundle.extras.items()}}
+    writers = {
+        "model.keras": lambda p: bundle.model.save(p),
+        "spec.json": lambda p: p.write_text(bundle.spec.to_json()),
+        "arrays.npz": lambda p: _save_npz(p, arrays),
+    }
+    return write_bundle(path, bundle.metadata, writers)
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def load_bundle(path: str | Path, fingerprint: str | None = None) -> ModelBundle:
+    """Verify checksums (and the data fingerprint when given), then load safely."""
+    import keras
+
+    from . import model as _layers  # noqa: F401  registers the custom layers
+    from .training import TrainConfig
+
+    path = Path(path)
+    meta = read_bundle(path, fingerprint=fingerprint, kind=KIND)
+    try:
+        model = keras.saving.load_model(path / "model.keras", safe_mode=True, compile=False)
+        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:  # noqa: BLE001 - any failure here means an unusable bundle
+        raise BundleError(f"{path}: cannot be loaded ({type(exc).__name__}: {exc})") from exc
+    spec = FeatureSpec.from_json((path / "spec.json").read_text(),
+                                 {k[5:]: v for k, v in arrays.items() if k.startswith("spec_")})
+    cfg = TrainConfig(**json.loads(json.dumps(meta["config"])))
+    return ModelBundle(cfg, spec, model, arrays["item_vectors"], arrays["user_vectors"],
+                       arrays["item_ids"], arrays["genre_matrix"], arrays["history"],
+                       arrays["rows"], meta,
+                       {k[6:]: v for k, v in arrays.items() if k.startswith("extra_")})

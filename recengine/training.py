@@ -1,0 +1,192 @@
+"""Training the two-tower model: input pipeline, early stopping, progress.
+
+Batches come from a ``keras.utils.PyDataset`` rather than ``tf.data``: it is
+the backend-neutral equivalent (the GPU machines run Keras on JAX, where
+TensorFlow is absent), shuffles with our own seeded generator, and builds each
+batch with a few numpy gathers. In-batch softmax labels are simply
+``arange(B)``: the positive of row k is column k.
+
+Everything is fitted on the interactions passed in (the train split): the
+feature spec, the history bags, the popularity used for the log-q correction.
+A validation split is taken from them, by the same temporal rule, for early
+stopping.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import pandas as pd
+
+from .bundle import ModelBundle
+from .features import FeatureConfig, fit_feature_spec, history_matrix, item_rows
+from .model import ModelConfig, build_two_tower
+from .schema import Dataset
+from .split import validation_split
+
+#: progress(event) with keys: epoch, epochs, step, steps, loss (and val_loss at epoch end)
+Progress = Callable[[dict], None]
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    epochs: int = 20
+    batch_size: int = 512
+    learning_rate: float = 2e-3
+    patience: int = 3  # epochs without val improvement before stopping
+    validation_fraction: float = 0.1
+    seed: int = 0
+    similar_neighbours: int = 20
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = ModelConfig(**self.model)
+        if isinstance(self.features, dict):
+            self.features = FeatureConfig(**self.features)
+
+
+@dataclass
+class TrainingArrays:
+    """Everything the batches are gathered from (all dense, catalogue order)."""
+
+    user_x: np.ndarray
+    history: np.ndarray
+    item_x: np.ndarray
+    rows: np.ndarray  # dense item index -> embedding row
+    logq: np.ndarray
+
+
+class InteractionBatches(keras.utils.PyDataset):
+    """Shuffled (user, item, rating) batches with in-batch-softmax labels."""
+
+    def __init__(self, arrays: TrainingArrays, inter: pd.DataFrame, cfg: TrainConfig,
+                 shuffle: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.a = arrays
+        self.u = inter["u"].to_numpy(np.int64)
+        self.i = inter["i"].to_numpy(np.int64)
+        self.rating = inter["rating"].to_numpy(np.float32)
+        self.cfg = cfg
+        self.bs = cfg.batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(cfg.seed)
+        self.order = np.arange(len(self.u))
+        if shuffle:
+            self.rng.shuffle(self.order)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.u) / self.bs)
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+
+    def targets(self, rating: np.ndarray) -> np.ndarray:
+        mc = self.cfg.model
+        if mc.objective == "binary":
+            return (rating >= mc.binary_threshold).astype(np.float32)
+        lo, hi = self.scale
+        return (2 * (rating - lo) / (hi - lo) - 1).astype(np.float32)
+
+    def __getitem__(self, k: int):
+        sel = self.order[k * self.bs:(k + 1) * self.bs]
+        u, i = self.u[sel], self.i[sel]
+        rows = self.a.rows[i]
+        x = {"user_features": self.a.user_x[u], "history": self.a.history[u],
+             "exclude": rows, "item_features": self.a.item_x[i], "item_row": rows,
+             "logq": self.a.logq[i]}
+        y = {}
+        if self.cfg.model.objective in ("multitask", "retrieval"):
+            y["retrieval"] = np.arange(len(sel), dtype=np.int32)
+        if self.cfg.model.objective in ("multitask", "rating", "binary"):
+            y["rating"] = self.targets(self.rating[sel])
+        return x, y
+
+
+class _ProgressCallback(keras.callbacks.Callback):
+    def __init__(self, progress: Progress, epochs: int, steps: int):
+        super().__init__()
+        self.progress, self.epochs, self.steps, self.epoch = progress, epochs, steps, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch % 10 == 0 or batch == self.steps - 1:
+            self.progress({"epoch": self.epoch + 1, "epochs": self.epochs, "step": batch + 1,
+                           "steps": self.steps, "loss": float((logs or {}).get("loss", 0))})
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        self.progress({"epoch": epoch + 1, "epochs": self.epochs, "step": self.steps,
+                       "steps": self.steps, **logs, "epoch_end": True})
+
+
+def prepare_arrays(data: Dataset, train: pd.DataFrame, cfg: TrainConfig):
+    spec = fit_feature_spec(data, train, cfg.features)
+    rows = item_rows(spec, data.items["item_id"].to_numpy())
+    counts = np.bincount(train["i"].to_numpy(), minlength=data.n_items).astype(np.float64)
+    logq = np.log((counts + 1.0) / (counts.sum() + data.n_items)).astype(np.float32)
+    arrays = TrainingArrays(
+        user_x=spec.user_matrix(data.users, train, data.genre_matrix),
+        history=history_matrix(spec, train, data.n_users, rows),
+        item_x=spec.item_matrix(data.items, data.genre_matrix), rows=rows, logq=logq)
+    return spec, arrays
+
+
+def train_two_tower(data: Dataset, train: pd.DataFrame, config: TrainConfig | None = None,
+                    progress: Progress | None = None, verbose: int = 0) -> ModelBundle:
+    """Fit features and the two towers on ``train``; return a ready-to-serve bundle."""
+    cfg = config or TrainConfig()
+    if len(train) == 0:
+        raise ValueError("no training interactions")
+    keras.utils.set_random_seed(cfg.seed)
+    _deterministic_ops()
+    start = time.perf_counter()
+    spec, arrays = prepare_arrays(data, train, cfg)
+    split = validation_split(train, cfg.validation_fraction)
+    fit_rows, val_rows = (split.train, split.test) if len(split.test) else (train, None)
+    batches = InteractionBatches(arrays, fit_rows, cfg, shuffle=True)
+    batches.scale = data.rating_scale
+    val = None
+    if val_rows is not None:
+        val = InteractionBatches(arrays, val_rows, cfg, shuffle=False)
+        val.scale = data.rating_scale
+    model = build_two_tower(cfg.model, arrays.user_x.shape[1], arrays.item_x.shape[1],
+                            int(arrays.rows.max()), arrays.history.shape[1], cfg.seed)
+    losses, weights = {}, {}
+    if "retrieval" in model.output_names:
+        losses["retrieval"] = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        weights["retrieval"] = 1.0
+    if "rating" in model.output_names:
+        losses["rating"] = (keras.losses.BinaryCrossentropy(from_logits=True)
+                            if cfg.model.objective == "binary" else keras.losses.MeanSquaredError())
+        weights["rating"] = cfg.model.rating_weight
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=losses,
+                  loss_weights=weights)
+    callbacks = []
+    if val is not None and cfg.patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=cfg.patience, restore_best_weights=True))
+    if progress is not None:
+        callbacks.append(_ProgressCallback(progress, cfg.epochs, len(batches)))
+    hist = model.fit(batches, validation_data=val, epochs=cfg.epochs, callbacks=callbacks,
+                     verbose=verbose)
+    seconds = time.perf_counter() - start
+    history = {k: [float(x) for x in v] for k, v in hist.history.items()}
+    return ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds)
+
+
+def _deterministic_ops() -> None:
+    """Same seed, same weights: ask the TensorFlow backend for deterministic kernels."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
