@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import Dataset
-from .validate import check_interactions, read_csv_checked
+from .validate import check_interactions, check_unique, read_csv_checked, year_from_title
 
 LICENSE = ("MovieLens latest-small (GroupLens, University of Minnesota): research use only, "
            "no endorsement implied, no commercial use without permission; cite Harper & "
@@ -29,10 +29,10 @@ def load_movielens_latest(path: str | Path) -> Dataset:
     items = pd.DataFrame({
         "item_id": movies["movieId"].astype("int64"),
         "title": movies["title"].astype(str).str.strip(),
-        "year": pd.to_numeric(movies["title"].str.extract(r"\((\d{4})\)\s*$")[0],
-                              errors="coerce").astype(float),
+        "year": year_from_title(movies["title"].astype(str).str.strip()),
         "genres": movies["genres"].fillna("").replace("(no genres listed)", ""),
     })
+    check_unique(items, "item_id", str(root / "movies.csv"))
     tags_path = root / "tags.csv"
     if tags_path.exists():
         tags = read_csv_checked(tags_path, ["userId", "movieId", "tag", "timestamp"])
