@@ -37,6 +37,15 @@ class ModelBundle:
     rows: np.ndarray  # dense item index -> embedding row
     metadata: dict = field(default_factory=dict)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    #: rating-head bias terms, precomputed like the vectors (zeros without biases)
+    user_bias: np.ndarray | None = None
+    item_bias: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.user_bias is None:
+            self.user_bias = np.zeros(len(self.user_vectors), np.float32)
+        if self.item_bias is None:
+            self.item_bias = np.zeros(len(self.item_vectors), np.float32)
 
     # ---- construction ---------------------------------------------------------------
     @classmethod
@@ -44,9 +53,8 @@ class ModelBundle:
                       seconds: float) -> ModelBundle:
         item_vectors = _predict(model.get_layer("item_tower"),
                                 [arrays.item_x, arrays.rows])
-        n_users = arrays.user_x.shape[0]
         user_vectors = _predict(model.get_layer("user_tower"),
-                                [arrays.user_x, arrays.history, np.zeros(n_users, np.int32)])
+                                [arrays.user_x, arrays.history, _full(arrays.history)])
         metrics = {k: v[-1] for k, v in history.items()}
         if "val_loss" in history:
             best = int(np.argmin(history["val_loss"]))
@@ -59,6 +67,10 @@ class ModelBundle:
         bundle = cls(cfg, spec, model, item_vectors, user_vectors,
                      data.items["item_id"].to_numpy(np.int64), data.genre_matrix.copy(),
                      arrays.history, arrays.rows, meta)
+        if _has_layer(model, "user_bias"):
+            bundle.user_bias = _predict(model.get_layer("user_bias"), arrays.user_x)
+            bundle.item_bias = _predict(model.get_layer("item_bias"),
+                                        [arrays.item_x, arrays.rows])
         bundle.extras.update(_similar_extras(item_vectors, cfg.similar_neighbours))
         return bundle
 
@@ -83,16 +95,30 @@ class ModelBundle:
                      if r >= self.spec.global_mean] or list(pos)
             rows = self.rows[np.asarray(liked)][-hist.shape[1]:]
             hist[0, hist.shape[1] - len(rows):] = rows
-        return _predict(self.user_tower, [x, hist, np.zeros(1, np.int32)])[0]
+        return _predict(self.user_tower, [x, hist, _full(hist)])[0]
 
-    def to_rating(self, scores) -> np.ndarray:
-        """Raw ``v_u·v_m`` -> rating units through the trained rating head."""
+    def new_user_bias(self, profile: UserProfile) -> float:
+        """The rating head's user bias for a visitor (0 without bias terms)."""
+        if not _has_layer(self.model, "user_bias"):
+            return 0.0
+        x = self.spec.profile_matrix(profile, self.item_ids, self.genre_matrix)
+        return float(_predict(self.model.get_layer("user_bias"), x)[0])
+
+    def to_rating(self, scores, item_idx=None, user_bias: float | np.ndarray = 0.0
+                  ) -> np.ndarray:
+        """Raw ``v_u·v_m`` -> rating units through the trained rating head.
+
+        With ``item_idx`` (and the user's bias) the head's bias terms are added, as
+        :meth:`predict` does; without them only the dot-product part is mapped.
+        """
         s = np.asarray(scores, np.float64)
         objective = self.metadata["config"]["model"]["objective"]
         if objective == "retrieval":
             return self.spec.unscale_rating(s)
-        a, c = (float(w) for w in self.model.get_layer("rating").get_weights())
-        z = a * s + c
+        a, c = (float(w) for w in self.model.get_layer("rating_dot").get_weights())
+        z = a * s + c + user_bias
+        if item_idx is not None:
+            z = z + self.item_bias[np.asarray(item_idx)]
         if objective == "binary":  # probability of a like, shown on the rating scale
             return self.spec.unscale_rating(2.0 / (1.0 + np.exp(-z)) - 1.0)
         return self.spec.unscale_rating(z)
@@ -103,16 +129,26 @@ class ModelBundle:
 
     def predict(self, user_idx, item_idx) -> np.ndarray:
         """Predicted ratings for (user, item) pairs, in rating units."""
-        s = np.sum(self.user_vectors[np.asarray(user_idx)] *
-                   self.item_vectors[np.asarray(item_idx)], axis=1)
-        return self.to_rating(s)
+        u, i = np.asarray(user_idx), np.asarray(item_idx)
+        s = np.sum(self.user_vectors[u] * self.item_vectors[i], axis=1)
+        return self.to_rating(s, item_idx=i, user_bias=self.user_bias[u])
 
     def refresh_users(self, users, history_interactions) -> None:
         """Recompute ``v_u`` from another history (e.g. all ratings, for serving)."""
         x = self.spec.user_matrix(users, history_interactions, self.genre_matrix)
         self.history = history_matrix(self.spec, history_interactions, len(users), self.rows)
-        self.user_vectors = _predict(self.user_tower,
-                                     [x, self.history, np.zeros(len(users), np.int32)])
+        self.user_vectors = _predict(self.user_tower, [x, self.history, _full(self.history)])
+        if _has_layer(self.model, "user_bias"):
+            self.user_bias = _predict(self.model.get_layer("user_bias"), x)
+
+
+def _has_layer(model, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
+
+
+def _full(history: np.ndarray) -> np.ndarray:
+    """Serving cut-off: the bag may read everything the user watched so far."""
+    return np.full(len(history), history.shape[1], np.int32)
 
 
 def _predict(model, inputs) -> np.ndarray:
@@ -133,6 +169,7 @@ def _similar_extras(item_vectors: np.ndarray, n: int) -> dict[str, np.ndarray]:
 def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
     """Write atomically; the manifest makes any later edit detectable."""
     arrays = {"item_vectors": bundle.item_vectors, "user_vectors": bundle.user_vectors,
+              "user_bias": bundle.user_bias, "item_bias": bundle.item_bias,
               "item_ids": bundle.item_ids, "genre_matrix": bundle.genre_matrix,
               "history": bundle.history, "rows": bundle.rows,
               **{f"spec_{k}": v for k, v in bundle.spec.arrays().items()},
@@ -171,4 +208,5 @@ def load_bundle(path: str | Path, fingerprint: str | None = None) -> ModelBundle
     return ModelBundle(cfg, spec, model, arrays["item_vectors"], arrays["user_vectors"],
                        arrays["item_ids"], arrays["genre_matrix"], arrays["history"],
                        arrays["rows"], meta,
-                       {k[6:]: v for k, v in arrays.items() if k.startswith("extra_")})
+                       {k[6:]: v for k, v in arrays.items() if k.startswith("extra_")},
+                       arrays["user_bias"], arrays["item_bias"])

@@ -206,10 +206,14 @@ def item_rows(spec: FeatureSpec, item_ids) -> np.ndarray:
 
 
 def history_matrix(spec: FeatureSpec, history: pd.DataFrame, n_users: int,
-                   catalogue_rows: np.ndarray) -> np.ndarray:
-    """(n_users, max_history) embedding rows of each user's most recent train items, 0-padded.
+                   catalogue_rows: np.ndarray, return_columns: bool = False):
+    """(n_users, max_history) embedding rows of each user's most recent train items.
 
-    ``catalogue_rows`` maps dense item index -> embedding row (see :func:`item_rows`).
+    Oldest to newest, right-aligned (the most recent item in the last column),
+    0-padded. ``catalogue_rows`` maps dense item index -> embedding row (see
+    :func:`item_rows`). With ``return_columns`` also returns, for every row of
+    ``history`` in its order, the column holding it (-1 when older than the
+    window): training uses it so a target's bag holds only what came before it.
     """
     L = spec.config.max_history
     h = history[["u", "i", "timestamp"]]
@@ -221,9 +225,12 @@ def history_matrix(spec: FeatureSpec, history: pd.DataFrame, n_users: int,
     pos_from_end = ends[u] - np.arange(len(u)) - 1  # 0 = most recent
     keep = pos_from_end < L
     out = np.zeros((n_users, L), np.int32)
-    # most recent item in the last column
     out[u[keep], L - 1 - pos_from_end[keep]] = rows[keep]
-    return out
+    if not return_columns:
+        return out
+    columns = np.full(len(h), -1, np.int32)
+    columns[order[keep]] = (L - 1 - pos_from_end[keep]).astype(np.int32)
+    return out, columns
 
 
 def fit_feature_spec(data: Dataset, train: pd.DataFrame,

@@ -9,8 +9,10 @@ quality without giving up cold start:
   training use row 0, which ID dropout trains to mean "features only";
 * the user tower may add a history bag: the mean of learned embeddings of the
   user's recent train items (YouTube-DNN style). It serves new visitors with a
-  few rated items as naturally as existing users. During training the target
-  item is left out of its own bag, or the tower would learn to copy its input.
+  few rated items as naturally as existing users. During training a target's
+  bag holds only what the user watched before it (never the target itself, or
+  the tower would learn to copy its input; never later items, which serving
+  cannot know).
 
 Outputs for training: ``retrieval`` in-batch logits (B, B) with log-popularity
 correction, and ``rating``, an affine map of the dot product onto the scaled
@@ -49,11 +51,22 @@ class ModelConfig:
     use_history: bool = True
     embedding_dim: int = 32
     temperature: float = 0.1
-    logq_weight: float = 0.5  # 1 = full popularity correction, 0 = none
+    logq_weight: float = 1.0  # 1 = full popularity correction, 0 = none
     rating_weight: float = 1.0
     item_id_dropout: float = 0.1
     history_dropout: float = 0.1
+    #: the bag averages the user's most recent ``history_window`` items: recent
+    #: taste predicts the next watch better than a lifetime average
+    history_window: int = 100
     binary_threshold: float = 4.0
+    #: add a user bias (linear in user features) and an item bias (linear in item
+    #: features plus a learned per-item offset) to the rating head, as the bias
+    #: baseline and the seeds' CF ``b(j)`` do; False is the seeds' pure ``v_u·v_m``
+    rating_biases: bool = True
+    #: multitask only: let the rating loss fit the head (scale, offset, biases) but
+    #: not move the towers, so ranking keeps the geometry the retrieval loss learned
+    #: (what users watch) while ratings still come out in rating units
+    rating_stop_gradient: bool = True
 
     def __post_init__(self):
         if self.objective not in ("multitask", "rating", "binary", "retrieval"):
@@ -99,15 +112,29 @@ class RowDropout(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class HistoryBag(layers.Layer):
-    """Mean embedding of the non-zero history rows, leaving out ``exclude``."""
+    """Mean embedding of the ``window`` history columns just before ``cutoff``.
+
+    Training passes the target's own column as the cutoff, so a user's bag holds
+    only what they watched before the item being predicted, exactly as at
+    serving time (cutoff = history length: everything watched so far).
+    """
+
+    def __init__(self, window: int = 50, **kwargs):
+        super().__init__(**kwargs)
+        self.window = window
 
     def call(self, inputs):
-        emb, rows, exclude = inputs
-        mask = ops.logical_and(rows > 0, rows != ops.expand_dims(exclude, -1))
+        emb, rows, cutoff = inputs
+        pos = ops.expand_dims(ops.arange(ops.shape(rows)[1], dtype="int32"), 0)
+        cut = ops.expand_dims(ops.cast(cutoff, "int32"), -1)
+        mask = ops.logical_and(rows > 0, ops.logical_and(pos < cut, pos >= cut - self.window))
         mask = ops.expand_dims(ops.cast(mask, emb.dtype), -1)
         total = ops.sum(emb * mask, axis=1)
         count = ops.maximum(ops.sum(mask, axis=1), 1.0)
         return total / count
+
+    def get_config(self):
+        return {**super().get_config(), "window": self.window}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -133,6 +160,13 @@ class InBatchLogits(layers.Layer):
 class DotAffine(layers.Layer):
     """``a · (v_u·v_m) + c``: the dot product in rating (or logit) units."""
 
+    def __init__(self, stop_gradient: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.stop_gradient = stop_gradient
+
+    def get_config(self):
+        return {**super().get_config(), "stop_gradient": self.stop_gradient}
+
     def build(self, input_shape):
         self.a = self.add_weight(shape=(), initializer=keras.initializers.Constant(1.0),
                                  name="scale")
@@ -140,7 +174,18 @@ class DotAffine(layers.Layer):
 
     def call(self, inputs):
         vu, vm = inputs
-        return self.a * ops.sum(vu * vm, axis=-1) + self.c
+        dot = ops.sum(vu * vm, axis=-1)
+        if self.stop_gradient:
+            dot = ops.stop_gradient(dot)
+        return self.a * dot + self.c
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SqueezeLast(layers.Layer):
+    """(B, 1) -> (B,): bias terms must add to the dot product, not broadcast."""
+
+    def call(self, x):
+        return ops.squeeze(x, axis=-1)
 
 
 def _mlp(x, cfg: TowerConfig, prefix: str):
@@ -158,16 +203,16 @@ def build_user_tower(cfg: ModelConfig, n_user_features: int, n_rows: int,
                      history_len: int, seed: int = 0) -> keras.Model:
     feats = keras.Input((n_user_features,), name="user_features")
     hist = keras.Input((history_len,), dtype="int32", name="history")
-    exclude = keras.Input((), dtype="int32", name="exclude")
+    cutoff = keras.Input((), dtype="int32", name="cutoff")
     x = feats
     if cfg.use_history:
         rows = RowDropout(cfg.history_dropout, seed=seed + 1, name="history_dropout")(hist)
         emb = layers.Embedding(n_rows + 1, cfg.embedding_dim, name="history_embedding",
                                embeddings_regularizer=keras.regularizers.L2(1e-6))(rows)
-        bag = HistoryBag(name="history_bag")([emb, rows, exclude])
+        bag = HistoryBag(cfg.history_window, name="history_bag")([emb, rows, cutoff])
         x = layers.Concatenate(name="user_concat")([feats, bag])
     out = _mlp(x, cfg.user_tower, "user")
-    return keras.Model([feats, hist, exclude], out, name="user_tower")
+    return keras.Model([feats, hist, cutoff], out, name="user_tower")
 
 
 def build_item_tower(cfg: ModelConfig, n_item_features: int, n_rows: int,
@@ -184,6 +229,23 @@ def build_item_tower(cfg: ModelConfig, n_item_features: int, n_rows: int,
     return keras.Model([feats, row], out, name="item_tower")
 
 
+def build_user_bias(n_user_features: int) -> keras.Model:
+    feats = keras.Input((n_user_features,), name="user_features")
+    out = layers.Dense(1, name="user_bias_dense")(feats)
+    return keras.Model(feats, SqueezeLast(name="user_bias_flat")(out), name="user_bias")
+
+
+def build_item_bias(n_item_features: int, n_rows: int) -> keras.Model:
+    feats = keras.Input((n_item_features,), name="item_features")
+    row = keras.Input((), dtype="int32", name="item_row")
+    linear = layers.Dense(1, name="item_bias_dense")(feats)
+    offset = layers.Embedding(n_rows + 1, 1, embeddings_initializer="zeros",
+                              embeddings_regularizer=keras.regularizers.L2(1e-5),
+                              name="item_bias_embedding")(row)
+    out = layers.Add(name="item_bias_sum")([SqueezeLast()(linear), SqueezeLast()(offset)])
+    return keras.Model([feats, row], out, name="item_bias")
+
+
 def build_two_tower(cfg: ModelConfig, n_user_features: int, n_item_features: int,
                     n_rows: int, history_len: int, seed: int = 0) -> keras.Model:
     """The training model: both towers, the in-batch logits and the rating head."""
@@ -191,18 +253,24 @@ def build_two_tower(cfg: ModelConfig, n_user_features: int, n_item_features: int
     item_tower = build_item_tower(cfg, n_item_features, n_rows, seed)
     uf = keras.Input((n_user_features,), name="user_features")
     hist = keras.Input((history_len,), dtype="int32", name="history")
-    exclude = keras.Input((), dtype="int32", name="exclude")
+    cutoff = keras.Input((), dtype="int32", name="cutoff")
     itf = keras.Input((n_item_features,), name="item_features")
     row = keras.Input((), dtype="int32", name="item_row")
     logq = keras.Input((), name="logq")
-    vu = user_tower([uf, hist, exclude])
+    vu = user_tower([uf, hist, cutoff])
     vm = item_tower([itf, row])
     outputs = {}
     if cfg.objective in ("multitask", "retrieval"):
         outputs["retrieval"] = InBatchLogits(cfg.temperature, cfg.logq_weight,
                                              name="retrieval")([vu, vm, logq])
     if cfg.objective in ("multitask", "rating", "binary"):
-        outputs["rating"] = DotAffine(name="rating")([vu, vm])
-    return keras.Model({"user_features": uf, "history": hist, "exclude": exclude,
+        stop = cfg.rating_stop_gradient and cfg.objective == "multitask"
+        rating = DotAffine(stop, name="rating_dot")([vu, vm])
+        if cfg.rating_biases:
+            ub = build_user_bias(n_user_features)(uf)
+            ib = build_item_bias(n_item_features, n_rows)([itf, row])
+            rating = layers.Add(name="rating_sum")([rating, ub, ib])
+        outputs["rating"] = layers.Identity(name="rating")(rating)
+    return keras.Model({"user_features": uf, "history": hist, "cutoff": cutoff,
                         "item_features": itf, "item_row": row, "logq": logq},
                        outputs, name="two_tower")

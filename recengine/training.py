@@ -44,6 +44,9 @@ class TrainConfig:
     validation_fraction: float = 0.1
     seed: int = 0
     similar_neighbours: int = 20
+    #: after the towers stop improving, fit only the rating head this many more
+    #: epochs (multitask with rating_stop_gradient: the head has its own optimum)
+    rating_head_epochs: int = 6
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -61,6 +64,7 @@ class TrainingArrays:
     item_x: np.ndarray
     rows: np.ndarray  # dense item index -> embedding row
     logq: np.ndarray
+    columns: pd.Series  # train row label -> its column in ``history`` (-1: too old)
 
 
 class InteractionBatches(keras.utils.PyDataset):
@@ -73,6 +77,8 @@ class InteractionBatches(keras.utils.PyDataset):
         self.u = inter["u"].to_numpy(np.int64)
         self.i = inter["i"].to_numpy(np.int64)
         self.rating = inter["rating"].to_numpy(np.float32)
+        # the bag of a target holds what came before it: cut at the target's column
+        self.cutoff = np.maximum(arrays.columns.reindex(inter.index).to_numpy(), 0)
         self.cfg = cfg
         self.bs = cfg.batch_size
         self.shuffle = shuffle
@@ -88,6 +94,15 @@ class InteractionBatches(keras.utils.PyDataset):
         if self.shuffle:
             self.rng.shuffle(self.order)
 
+    outputs: tuple[str, ...] | None = None  # restrict the labels to these outputs
+
+    def only(self, *names: str) -> InteractionBatches:
+        """The same batches with labels for ``names`` only (a head-only stage)."""
+        clone = InteractionBatches.__new__(InteractionBatches)
+        clone.__dict__.update(self.__dict__)
+        clone.outputs = names
+        return clone
+
     def targets(self, rating: np.ndarray) -> np.ndarray:
         mc = self.cfg.model
         if mc.objective == "binary":
@@ -100,13 +115,15 @@ class InteractionBatches(keras.utils.PyDataset):
         u, i = self.u[sel], self.i[sel]
         rows = self.a.rows[i]
         x = {"user_features": self.a.user_x[u], "history": self.a.history[u],
-             "exclude": rows, "item_features": self.a.item_x[i], "item_row": rows,
-             "logq": self.a.logq[i]}
+             "cutoff": self.cutoff[sel].astype(np.int32), "item_features": self.a.item_x[i],
+             "item_row": rows, "logq": self.a.logq[i]}
         y = {}
         if self.cfg.model.objective in ("multitask", "retrieval"):
             y["retrieval"] = np.arange(len(sel), dtype=np.int32)
         if self.cfg.model.objective in ("multitask", "rating", "binary"):
             y["rating"] = self.targets(self.rating[sel])
+        if self.outputs is not None:
+            y = {k: v for k, v in y.items() if k in self.outputs}
         return x, y
 
 
@@ -134,10 +151,11 @@ def prepare_arrays(data: Dataset, train: pd.DataFrame, cfg: TrainConfig):
     rows = item_rows(spec, data.items["item_id"].to_numpy())
     counts = np.bincount(train["i"].to_numpy(), minlength=data.n_items).astype(np.float64)
     logq = np.log((counts + 1.0) / (counts.sum() + data.n_items)).astype(np.float32)
+    history, columns = history_matrix(spec, train, data.n_users, rows, return_columns=True)
     arrays = TrainingArrays(
-        user_x=spec.user_matrix(data.users, train, data.genre_matrix),
-        history=history_matrix(spec, train, data.n_users, rows),
-        item_x=spec.item_matrix(data.items, data.genre_matrix), rows=rows, logq=logq)
+        user_x=spec.user_matrix(data.users, train, data.genre_matrix), history=history,
+        item_x=spec.item_matrix(data.items, data.genre_matrix), rows=rows, logq=logq,
+        columns=pd.Series(columns, index=train.index))
     return spec, arrays
 
 
@@ -171,17 +189,38 @@ def train_two_tower(data: Dataset, train: pd.DataFrame, config: TrainConfig | No
         weights["rating"] = cfg.model.rating_weight
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=losses,
                   loss_weights=weights)
+    # Ranking quality follows the retrieval loss; with both losses in the monitor, a
+    # slowly improving rating term keeps training long after retrieval overfits.
+    monitor = "val_retrieval_loss" if "retrieval" in losses and len(losses) > 1 else "val_loss"
     callbacks = []
     if val is not None and cfg.patience:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=cfg.patience, restore_best_weights=True))
+            monitor=monitor, mode="min", patience=cfg.patience, restore_best_weights=True))
     if progress is not None:
         callbacks.append(_ProgressCallback(progress, cfg.epochs, len(batches)))
     hist = model.fit(batches, validation_data=val, epochs=cfg.epochs, callbacks=callbacks,
                      verbose=verbose)
-    seconds = time.perf_counter() - start
     history = {k: [float(x) for x in v] for k, v in hist.history.items()}
+    if (cfg.model.objective == "multitask" and cfg.model.rating_stop_gradient
+            and cfg.rating_head_epochs and val is not None):
+        history["rating_head_val_loss"] = _fit_rating_head(model, batches, val, cfg)
+    seconds = time.perf_counter() - start
     return ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds)
+
+
+def _fit_rating_head(model, batches, val, cfg: TrainConfig) -> list[float]:
+    """Second stage: towers frozen, only the rating head (scale, offset, biases) learns."""
+    for name in ("user_tower", "item_tower"):
+        model.get_layer(name).trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss={"rating": keras.losses.MeanSquaredError()})
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2,
+                                         restore_best_weights=True)
+    hist = model.fit(batches.only("rating"), validation_data=val.only("rating"),
+                     epochs=cfg.rating_head_epochs, callbacks=[stop], verbose=0)
+    for name in ("user_tower", "item_tower"):
+        model.get_layer(name).trainable = True
+    return [float(x) for x in hist.history["val_loss"]]
 
 
 def _deterministic_ops() -> None:
