@@ -32,7 +32,9 @@ def temporal_split(interactions: pd.DataFrame, test_fraction: float = 0.2) -> Sp
     Stable sort, so ties keep file order; Python's banker's rounding as the
     protocol says (``np.round`` rounds half to even too).
     """
-    df = interactions.reset_index(drop=True)
+    # rows keep their original index labels: a split of a split (validation inside
+    # train) still points at the same rows, which training relies on
+    df = interactions
     order = np.lexsort((np.arange(len(df)), df["timestamp"].to_numpy(), df["u"].to_numpy()))
     df = df.iloc[order]
     u = df["u"].to_numpy()

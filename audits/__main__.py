@@ -1,0 +1,89 @@
+"""``python -m audits report --model DIR --out FILE.md [--json FILE.json]``.
+
+Loads the bundle with :meth:`recengine.engine.Engine.from_bundle` (its own
+data, refused if the data changed), runs every audit and writes the model card.
+Errors the user can fix print one line on stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m audits",
+                                     description="Audit a trained recommender.")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    rep = sub.add_parser("report", help="write the model-card report (Markdown, JSON)")
+    rep.add_argument("--model", required=True, help="bundle directory (python -m recengine "
+                                                    "train --out DIR)")
+    rep.add_argument("--out", required=True, help="Markdown file to write")
+    rep.add_argument("--json", help="also write the report as JSON here")
+    rep.add_argument("--users", type=int, default=200, help="users sampled (default 200)")
+    rep.add_argument("--k", type=int, default=10, help="list length (default 10)")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--objective", default="rating",
+                     choices=("rating", "engagement", "profit", "blend"),
+                     help="the objective users get (default rating)")
+    rep.add_argument("--weights", default="0.6,0.2,0.2",
+                     help="blend weights rating,engagement,profit (default 0.6,0.2,0.2)")
+    rep.add_argument("--block-label", action="append", default=[],
+                     help="content label the policy removes (repeatable)")
+    rep.add_argument("--block-genre", action="append", default=[],
+                     help="genre the policy removes (repeatable)")
+    rep.add_argument("--no-protocol", action="store_true",
+                     help="skip the offline evaluation (faster)")
+    return parser
+
+
+def _weights(text: str) -> dict[str, float]:
+    try:
+        r, e, p = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--weights must be three numbers 'rating,engagement,profit', "
+                         f"got {text!r}") from None
+    return {"rating": r, "engagement": e, "profit": p}
+
+
+def run_report(args) -> int:
+    from recengine.engine import Engine
+    from recengine.policy import ContentPolicy
+
+    from .report import ReportConfig, build_report
+
+    if not Path(args.model).is_dir():
+        raise FileNotFoundError(f"{args.model}: no such model directory")
+    cfg = ReportConfig(n_users=args.users, k=args.k, seed=args.seed, objective=args.objective,
+                       weights=_weights(args.weights),
+                       policy=ContentPolicy(blocked_labels=tuple(args.block_label),
+                                            blocked_genres=tuple(args.block_genre)),
+                       include_protocol=not args.no_protocol)
+    engine = Engine.from_bundle(args.model)
+    card = build_report(engine, cfg)
+    out = Path(args.out)
+    out.write_text(card.to_markdown(), encoding="utf-8")
+    written = [str(out)]
+    if args.json:
+        Path(args.json).write_text(card.to_json(), encoding="utf-8")
+        written.append(args.json)
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from recengine.bundle_io import BundleError
+    from recengine.schema import DataError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return run_report(args)
+    except (DataError, BundleError, KeyError, ValueError, FileNotFoundError, OSError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

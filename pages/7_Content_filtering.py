@@ -1,0 +1,100 @@
+"""The content policy audited: flagged items reaching users with and without it.
+
+A view only: figures come from :mod:`audits.content_filter`, which measures
+(rather than assumes) whether the engagement objective amplifies flagged items.
+"""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from audits.content_filter import audit_content_filter
+from audits.objectives import ObjectiveAuditConfig, objective_model
+from recengine.policy import ContentPolicy
+from ui import state
+from ui.widgets import style_figure
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _objective_model(key: str, _engine):
+    return objective_model(_engine)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _audit(key: str, policy: str, n_users: int, k: int, _model, _policy):
+    return audit_content_filter(_model, _policy, ObjectiveAuditConfig(n_users=n_users, k=k))
+
+
+st.title("Content filtering")
+st.caption("Maximising engagement can amplify harmful content because it engages. Does it "
+           "here? And what does filtering cost each objective?")
+engine = state.get_engine()
+key = state.model_key()
+model = _objective_model(key, engine)
+biz = model.business
+labels = sorted({t for v in biz.labels for t in str(v).split("|") if t})
+labels_sim = "labels" in biz.simulated
+if labels_sim:
+    st.info("Content labels are simulated (" + biz.provenance["labels"] + "): the figures "
+            "show the mechanism, not real content.", icon=":material/science:")
+
+source = st.radio("Policy", ["The sidebar's policy", "Edit a policy here"], horizontal=True,
+                  key="cf_source")
+if source == "Edit a policy here":
+    c1, c2, c3 = st.columns([2, 2, 1])
+    blocked = c1.multiselect("Block content labels", labels, default=labels[:1],
+                             key="cf_labels")
+    data, _ = state.get_dataset()
+    genres = c2.multiselect("Block genres", data.genre_names, key="cf_genres")
+    action = c3.radio("Blocked items are", ["remove", "demote"], key="cf_action")
+    policy = ContentPolicy(blocked_labels=tuple(blocked), blocked_genres=tuple(genres),
+                           action=action)
+else:
+    policy = state.current_policy()
+st.markdown(f"**Policy:** {policy.describe()}")
+c1, c2 = st.columns(2)
+n_users = int(c1.number_input("Users sampled", 10, 5000, 100, 10, key="cf_users"))
+k = int(c2.number_input("List length (K)", 1, 50, 10, key="cf_k"))
+
+with st.spinner("Ranking with and without the policy…"):
+    audit = _audit(key, repr(policy), n_users, k, model, policy)
+
+amp = audit.amplification
+st.subheader("Does engagement amplify flagged items?" + (" (simulated labels)"
+                                                          if labels_sim else ""))
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Flagged share of the catalogue", f"{amp.catalogue_share:.1%}")
+m2.metric("Shown under rating", f"{amp.shares['rating']:.1%}")
+m3.metric("Shown under engagement", f"{amp.shares['engagement']:.1%}",
+          delta=f"x{amp.ratio_vs_rating():.2f} vs rating", delta_color="inverse")
+m4.metric("Among retrieved candidates", f"{amp.candidate_share:.1%}")
+comp = audit.comparison
+fig = px.bar(comp, x="objective", y="flagged_share", color="policy", barmode="group",
+             color_discrete_sequence=state.PALETTE,
+             category_orders={"policy": ["without", "with"]})
+fig.add_hline(y=amp.catalogue_share, line_dash="dot", annotation_text="catalogue share")
+st.plotly_chart(style_figure(fig, "Share of shown slots holding a flagged item, with and "
+                             "without the policy" + (" (simulated labels)" if labels_sim
+                                                     else ""),
+                             "objective", "flagged share of shown slots"))
+st.caption(f"{len(audit.users)} users, top {k}. The dotted line is the flagged share of the "
+           "whole catalogue.")
+
+st.subheader("With vs without the policy")
+st.dataframe(comp, hide_index=True)
+st.markdown("**What the policy costs each objective, in its own terms**")
+st.dataframe(audit.cost, hide_index=True)
+if audit.simulated:
+    st.caption("Watch minutes and profit rest on simulated columns: "
+               + ", ".join(audit.simulated) + ".")
+
+st.subheader("Every item removed or demoted, with its rule")
+if audit.actions.empty:
+    st.write("The policy acted on nothing for these users.")
+else:
+    counts = audit.actions.groupby(["rule", "action"]).size().rename("actions").reset_index()
+    st.dataframe(counts, hide_index=True)
+    st.dataframe(audit.actions, hide_index=True)
+    st.download_button("Download the actions (CSV)", audit.actions.to_csv(index=False),
+                       "policy_actions.csv", "text/csv", icon=":material/download:")
