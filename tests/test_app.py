@@ -1,0 +1,152 @@
+"""The dashboard, driven headlessly with Streamlit's AppTest on a small synthetic set.
+
+One tiny model is trained for the whole session (the on-disk ModelStore and the
+process-wide cache make every later AppTest load it), so each test reads like a
+visitor's click path: open, pick, switch, check what is on screen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+SMALL_DATA = "synthetic:users=120,items=200"
+TINY_TRAINING = ('{"epochs": 2, "batch_size": 256, "patience": 0, "model": '
+                 '{"user_tower": {"hidden": [32]}, "item_tower": {"hidden": [32]}}}')
+PAGES = ["pages/1_Recommendations.py", "pages/2_Similar_items.py", "pages/3_Pipeline.py",
+         "pages/4_Model.py", "pages/5_Data.py"]
+RANKED = re.compile(r"^\*\*(\d+)\. (.+?)\*\*")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def small_app_env(tmp_path_factory):
+    """Small data, tiny training, models stored in a temporary folder."""
+    env = {"RECENGINE_DATA": SMALL_DATA, "RECENGINE_TRAIN": TINY_TRAINING,
+           "RECENGINE_HOME": str(tmp_path_factory.mktemp("models"))}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def open_app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update(query)
+    return at.run()
+
+
+def ranked_titles(at: AppTest) -> list[str]:
+    return [m.group(2) for el in at.markdown if (m := RANKED.match(el.value))]
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="session")
+def first_run(small_app_env) -> AppTest:
+    """The first open trains the tiny model (once per session)."""
+    return open_app()
+
+
+def test_opens_on_recommendations_with_reasons(first_run):
+    at = first_run
+    no_exceptions(at)
+    assert at.title[0].value == "Recommendations"
+    assert len(ranked_titles(at)) == 10
+    assert any("-badge[" in el.value for el in at.markdown), "every item shows why"
+    assert at.sidebar.selectbox(key="user_picker").value == 1
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(first_run, page):
+    at = open_app()
+    at.switch_page(page).run()
+    no_exceptions(at)
+    assert at.title, f"{page} shows a title"
+
+
+def test_model_page_shows_the_evaluation_beside_baselines(first_run):
+    at = open_app()
+    at.switch_page("pages/4_Model.py").run()
+    no_exceptions(at)
+    systems = set(at.dataframe[2].value["system"]) if len(at.dataframe) > 2 else set()
+    assert {"two_tower", "pipeline", "ease", "popularity"} <= systems
+
+
+def test_changing_the_user_changes_the_list(first_run):
+    at = open_app()
+    before = ranked_titles(at)
+    at.sidebar.selectbox(key="user_picker").select(7).run()
+    no_exceptions(at)
+    after = ranked_titles(at)
+    assert len(after) == 10 and after != before
+    assert at.query_params["user"] == "7"
+    assert at.subheader[0].value == "User 7"
+
+
+def test_a_new_visitor_gets_recommendations(first_run):
+    at = open_app()
+    at.radio(key="rec_mode").set_value("New visitor").run()
+    genre = at.multiselect(key="visitor_genres").options[0]
+    at.multiselect(key="visitor_genres").select(genre).run()
+    no_exceptions(at)
+    assert len(ranked_titles(at)) == 10
+    assert any("your genre" in el.value for el in at.markdown)
+
+
+def test_url_state_round_trips(first_run):
+    at = open_app(user="5", page="pipeline")
+    no_exceptions(at)
+    assert at.title[0].value == "Pipeline"
+    assert at.query_params["user"] == "5" and at.query_params["page"] == "pipeline"
+    assert at.sidebar.selectbox(key="user_picker").value == 5
+    at.switch_page("pages/2_Similar_items.py").run()
+    assert at.query_params["page"] == "similar-items" and at.query_params["user"] == "5"
+
+
+def upload(at: AppTest, files: dict[str, bytes]) -> AppTest:
+    at.switch_page("pages/5_Data.py").run()
+    at.radio(key="data_kind").set_value("Upload a CSV bundle").run()
+    at.file_uploader[0].set_value([(name, body, "text/csv") for name, body in files.items()])
+    at.run()
+    at.button[0].click().run()
+    return at
+
+
+def test_a_bad_upload_is_explained_and_the_previous_data_stays(first_run):
+    at = open_app()
+    before = at.sidebar.markdown[0].value
+    bad = {"items.csv": b"item_id,title,genres\n1,A,Drama\nx2,B,Comedy\n",
+           "interactions.csv": b"user_id,item_id,rating,timestamp\n1,1,4,100\n"}
+    upload(at, bad)
+    no_exceptions(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "items.csv" in errors and "item_id" in errors
+    assert at.sidebar.markdown[0].value == before
+    at.switch_page("pages/1_Recommendations.py").run()
+    assert len(ranked_titles(at)) == 10
+
+
+def test_a_good_upload_becomes_the_active_data(first_run):
+    items = "item_id,title,genres\n" + "".join(
+        f"{i},Film {i},{'Drama' if i % 2 else 'Comedy'}\n" for i in range(1, 31))
+    rows = "".join(f"{u},{i},{(u * i) % 5 + 1},{1000 + 10 * i + u}\n"
+                   for u in range(1, 21) for i in range(1, 31) if (u + i) % 3 == 0)
+    at = open_app()
+    upload(at, {"items.csv": items.encode(),
+                "interactions.csv": ("user_id,item_id,rating,timestamp\n" + rows).encode()})
+    no_exceptions(at)
+    assert "csv-upload" in at.sidebar.markdown[0].value
+    at.switch_page("pages/1_Recommendations.py").run()
+    no_exceptions(at)
+    assert ranked_titles(at) and all(t.startswith("Film ") for t in ranked_titles(at))

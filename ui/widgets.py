@@ -1,0 +1,129 @@
+"""Reusable view pieces: palette, source badges, result tables, chart styling.
+
+Presentation only: these functions reshape what ``recengine`` returned into
+text, tables and charts; they never score, rank or measure anything.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+import streamlit as st
+
+from recengine.results import RankedItem, RecommendationResult, SourceHit
+from recengine.schema import DataError
+
+#: Okabe-Ito: distinguishable with the common colour-vision deficiencies
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+           "#000000"]
+HIGHLIGHT, NEIGHBOUR, MUTED = "#D55E00", "#0072B2", "#BBBBBB"
+
+#: source -> (badge colour, icon, short name); icons carry the meaning too, not colour alone
+SOURCE_STYLE = {
+    "similar": ("blue", ":material/link:", "similar"),
+    "genre": ("orange", ":material/category:", "genre"),
+    "region": ("green", ":material/public:", "region"),
+}
+FALLBACK_STYLE = ("violet", ":material/extension:", "other")
+
+
+def hit_detail(hit: SourceHit) -> str:
+    """The evidence behind a badge not already in its words: the distance, or the rank."""
+    d = hit.detail
+    if "distance" in d:
+        return f"distance {float(d['distance']):.3f}"
+    if "rank" in d and str(d["rank"]) not in hit.describe():
+        return f"rank {d['rank']}"
+    return ""
+
+
+def _escape_badge(text: str) -> str:
+    # square brackets would end the markdown badge directive early
+    return text.replace("[", "(").replace("]", ")").replace("\n", " ")
+
+
+def source_badges(hits: list[SourceHit]) -> str:
+    """Markdown badges, one per source that found the item, with the evidence."""
+    parts = []
+    for hit in hits:
+        colour, icon, _ = SOURCE_STYLE.get(hit.source, FALLBACK_STYLE)
+        detail = hit_detail(hit)
+        label = hit.describe() + (f" · {detail}" if detail else "")
+        parts.append(f":{colour}-badge[{icon} {_md(_escape_badge(label))}]")
+    return " ".join(parts)
+
+
+def render_ranked_item(item: RankedItem, scale: tuple[float, float]) -> None:
+    """One recommendation: rank, title, genres, predicted rating, score and why."""
+    with st.container(border=True):
+        left, right = st.columns([5, 1])
+        genres = item.genres.replace("|", ", ") or "no genre"
+        left.markdown(f"**{item.rank}. {_md(item.title)}**  \n"
+                      f":gray[{_md(genres)} · item {item.item_id}]")
+        right.metric("predicted", f"{item.predicted_rating:.2f}",
+                     help=f"predicted rating on the {scale[0]:g}-{scale[1]:g} scale; "
+                          f"model score v_u·v_m = {item.score:.4f}")
+        why = source_badges(item.sources)
+        if item.demoted_by:
+            why += f" :red-badge[:material/arrow_downward: demoted by {_md(item.demoted_by)}]"
+        left.markdown(why or ":gray[no source recorded]")
+
+
+def _md(text: str) -> str:
+    """Plain text safe inside markdown (titles may hold *, _, $ or brackets)."""
+    out = str(text)
+    for ch in "\\`*_{}[]<>#+-.!|$~":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def filtered_frame(result: RecommendationResult) -> pd.DataFrame:
+    """The content policy's removals and demotions with the rule that caught each."""
+    return pd.DataFrame([{"item_id": a.item_id, "title": a.title, "action": a.action,
+                          "rule": a.rule} for a in result.filtered],
+                        columns=["item_id", "title", "action", "rule"])
+
+
+def source_overlap(result: RecommendationResult) -> pd.DataFrame:
+    """How many listed items each combination of sources found (an UpSet-style table).
+
+    A count over the result's own provenance, nothing recomputed.
+    """
+    combos = Counter(" + ".join(sorted({h.source for h in it.sources})) or "(none)"
+                     for it in result.items)
+    frame = pd.DataFrame(sorted(combos.items(), key=lambda kv: (-kv[1], kv[0])),
+                         columns=["sources", "items"])
+    frame["n_sources"] = frame["sources"].str.count(r"\+") + 1
+    return frame
+
+
+def download_frame(result: RecommendationResult, provenance: dict[str, str]) -> pd.DataFrame:
+    """The result's own table (``to_frame``) with where it came from on every row."""
+    frame = result.to_frame()
+    for k, v in provenance.items():
+        frame[k] = v
+    return frame
+
+
+def data_error_text(exc: Exception) -> str:
+    """A data error in plain words: what is wrong, in which file, column and rows."""
+    if isinstance(exc, DataError):
+        msg = str(exc).split(" | ")[0]
+        lines = [f"**The data could not be used:** {msg}."]
+        if exc.file:
+            lines.append(f"- file: `{exc.file}`")
+        if exc.column:
+            lines.append(f"- column: `{exc.column}`")
+        if exc.rows:
+            lines.append(f"- first offending rows: {', '.join(str(r) for r in exc.rows)}")
+        return "\n".join(lines)
+    return f"**The data could not be used:** {exc}"
+
+
+def style_figure(fig, title: str, x: str, y: str, height: int = 380):
+    """Readable titles and labels, the shared palette, a calm layout."""
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height,
+                      colorway=PALETTE, margin=dict(l=10, r=10, t=50, b=10),
+                      legend_title_text="")
+    return fig
