@@ -1,0 +1,340 @@
+"""Retrieval: a broad candidate list from several cheap sources, with provenance.
+
+The course's recipe: the 10 most similar items for each of the last 10 watched,
+the top 10 in each of the user's 3 most watched genres, the top 20 in the user's
+country; merge, keep every source's claim, drop what the user already watched.
+
+Everything proportional to the catalogue or the history (top lists, each user's
+watch order and genres) is precomputed once in a :class:`RetrievalIndex`, so a
+request only slices arrays. A source is one function ``(RetrievalContext) ->
+list[Candidate]`` registered in :data:`SOURCES`; adding "trending" or "editor's
+picks" is one function and one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .results import SourceHit
+from .schema import Dataset
+from .similarity import SimilarTable
+
+TOP_RULES = ("popularity", "mean_rating")
+
+
+@dataclass
+class RetrievalConfig:
+    """How broad retrieval is; defaults are the course's figures.
+
+    ``top_rule`` ranks the top-in-genre and top-in-region lists by interaction
+    count ("popularity") or by mean rating among items with at least
+    ``min_ratings_for_mean`` ratings ("mean_rating").
+    """
+
+    similar_per_item: int = 10
+    last_watched: int = 10
+    genre_top: int = 10
+    n_genres: int = 3
+    region_top: int = 20
+    #: stands in for the region list where a user has no known region (the data has
+    #: no location, or this user none): the top items overall, the seeds' fallback
+    overall_top: int = 20
+    top_rule: str = "popularity"
+    min_ratings_for_mean: int = 10
+    sources: tuple[str, ...] = ("similar", "genre", "region", "overall")
+
+    def __post_init__(self) -> None:
+        if self.top_rule not in TOP_RULES:
+            raise ValueError(f"unknown top_rule {self.top_rule!r}: use one of {TOP_RULES}")
+
+
+class Candidate(NamedTuple):
+    """One source's proposal: a dense item index and the evidence for it."""
+
+    item_idx: int
+    hit: SourceHit
+
+
+class SourceSkipped(Exception):  # noqa: N818 - it is a signal, not a failure
+    """Raised by a source that cannot run for this request; the reason is shown."""
+
+
+@dataclass
+class Catalogue:
+    """Item columns as numpy arrays, so a request never touches a DataFrame."""
+
+    item_ids: np.ndarray  # int64
+    titles: np.ndarray  # object
+    genres: np.ndarray  # object, "|"-joined
+    labels: np.ndarray  # object, "|"-joined, "" when none
+    tags: np.ndarray  # object, "|"-joined, "" when none
+
+    @classmethod
+    def from_items(cls, items: pd.DataFrame) -> Catalogue:
+        def col(name: str) -> np.ndarray:
+            if name not in items.columns:
+                return np.full(len(items), "", dtype=object)
+            return items[name].fillna("").astype(str).to_numpy(dtype=object)
+
+        return cls(items["item_id"].to_numpy(dtype=np.int64), col("title"), col("genres"),
+                   col("labels"), col("tags"))
+
+
+@dataclass
+class RetrievalIndex:
+    """Everything retrieval precomputes from data, history and the similar table."""
+
+    catalogue: Catalogue
+    table: SimilarTable
+    config: RetrievalConfig
+    genre_names: list[str]
+    genre_matrix: np.ndarray  # (n_items, n_genres) bool
+    top_in_genre: list[np.ndarray]  # per genre code: item indices, best first
+    genres_by_popularity: np.ndarray  # genre codes, most watched overall first
+    region_names: list[str]
+    top_in_region: list[np.ndarray]  # per region code: item indices, best first
+    user_region: np.ndarray  # (n_users,) region code, -1 unknown
+    #: the data's reason the region source cannot run at all, or None
+    region_unavailable: str | None
+    hist_indptr: np.ndarray  # (n_users + 1,) into hist_items
+    hist_items: np.ndarray  # each user's items, most recent first
+    user_top_genres: np.ndarray  # (n_users, n_genres) genre codes, -1 padded
+    top_overall: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    _genre_pos: dict[str, int] = field(default_factory=dict, repr=False)
+    _region_pos: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def watched(self, user_idx: int) -> np.ndarray:
+        """The user's history items, most recent first."""
+        return self.hist_items[self.hist_indptr[user_idx]:self.hist_indptr[user_idx + 1]]
+
+    def genre_code(self, name: str) -> int:
+        try:
+            return self._genre_pos[name]
+        except KeyError:
+            raise KeyError(f"unknown genre {name!r}; known: {', '.join(self.genre_names)}") \
+                from None
+
+    def region_code(self, name: object) -> int:
+        return self._region_pos.get(str(name), -1) if name is not None else -1
+
+
+@dataclass
+class RetrievalContext:
+    """One request: whose history seeds the sources and what to exclude."""
+
+    index: RetrievalIndex
+    seeds: np.ndarray  # item indices, most recent first
+    genres: list[int]  # genre codes, strongest first
+    region: str | None
+    watched: np.ndarray  # item indices never to return
+
+
+@dataclass
+class Retrieved:
+    """Merged candidates with every source's hits, and the funnel so far."""
+
+    items: np.ndarray  # dense indices, in order of discovery
+    hits: list[list[SourceHit]]  # parallel to items
+    stage_counts: dict[str, int]
+    skipped: dict[str, str]
+
+
+Source = Callable[[RetrievalContext], list[Candidate]]
+
+
+# ----- sources ------------------------------------------------------------------------
+def similar_source(ctx: RetrievalContext) -> list[Candidate]:
+    """Nearest items of each seed (the user's last watched) from the similar table."""
+    cfg, cat, table = ctx.index.config, ctx.index.catalogue, ctx.index.table
+    seeds = ctx.seeds[:cfg.last_watched]
+    if len(seeds) == 0:
+        raise SourceSkipped("no watched or rated items to find similar items for")
+    n = min(cfg.similar_per_item, table.n_neighbours)
+    idx, dist = table.indices[seeds, :n], table.distances[seeds, :n]
+    out = []
+    for s, row_idx, row_dist in zip(seeds.tolist(), idx.tolist(), dist.tolist(), strict=True):
+        seed_id, seed_title = int(cat.item_ids[s]), cat.titles[s]
+        for j, d in zip(row_idx, row_dist, strict=True):
+            if j >= 0:
+                out.append(Candidate(j, SourceHit("similar", {
+                    "seed_item_id": seed_id, "seed_title": seed_title, "distance": d})))
+    return out
+
+
+def genre_source(ctx: RetrievalContext) -> list[Candidate]:
+    """Top items of each of the user's strongest genres."""
+    index = ctx.index
+    genres = ctx.genres[:index.config.n_genres]
+    if not genres:
+        raise SourceSkipped("no genres known for this user")
+    out = []
+    for g in genres:
+        name = index.genre_names[g]
+        for rank, j in enumerate(index.top_in_genre[g].tolist(), start=1):
+            out.append(Candidate(j, SourceHit("genre", {"genre": name, "rank": rank})))
+    return out
+
+
+def region_source(ctx: RetrievalContext) -> list[Candidate]:
+    """Top items among users of the user's region."""
+    index = ctx.index
+    if index.region_unavailable:
+        raise SourceSkipped(index.region_unavailable)
+    if ctx.region is None:
+        raise SourceSkipped("no region known for this user")
+    code = index.region_code(ctx.region)
+    if code < 0:
+        raise SourceSkipped(f"no history from region {ctx.region!r}")
+    return [Candidate(j, SourceHit("region", {"region": ctx.region, "rank": rank}))
+            for rank, j in enumerate(index.top_in_region[code].tolist(), start=1)]
+
+
+def overall_source(ctx: RetrievalContext) -> list[Candidate]:
+    """Top items overall, for users the region source cannot serve."""
+    index = ctx.index
+    if (not index.region_unavailable and ctx.region is not None
+            and index.region_code(ctx.region) >= 0):
+        raise SourceSkipped("the user's region list is used instead")
+    return [Candidate(j, SourceHit("overall", {"rank": rank}))
+            for rank, j in enumerate(index.top_overall.tolist(), start=1)]
+
+
+#: name -> source; RetrievalConfig.sources picks which run, in this order.
+SOURCES: dict[str, Source] = {
+    "similar": similar_source,
+    "genre": genre_source,
+    "region": region_source,
+    "overall": overall_source,
+}
+
+
+def register_source(name: str, source: Source) -> None:
+    """Plug in a source (e.g. "trending"); list its name in RetrievalConfig.sources."""
+    SOURCES[name] = source
+
+
+# ----- merge --------------------------------------------------------------------------
+def retrieve(ctx: RetrievalContext) -> Retrieved:
+    """Run the configured sources, merge by item keeping all hits, drop watched items."""
+    order: dict[int, list[SourceHit]] = {}
+    counts: dict[str, int] = {}
+    skipped: dict[str, str] = {}
+    for name in ctx.index.config.sources:
+        if name not in SOURCES:
+            raise KeyError(f"unknown retrieval source {name!r}; registered: {sorted(SOURCES)}")
+        try:
+            found = SOURCES[name](ctx)
+        except SourceSkipped as exc:
+            skipped[name] = str(exc)
+            found = []
+        seen = set()
+        for item_idx, hit in found:
+            seen.add(item_idx)
+            order.setdefault(item_idx, []).append(hit)
+        counts[f"source:{name}"] = len(seen)
+    items = np.fromiter(order.keys(), dtype=np.int64, count=len(order))
+    hits = list(order.values())
+    counts["merged"] = len(items)
+    if len(items) and len(ctx.watched):
+        keep = ~np.isin(items, ctx.watched)
+        hits = [h for h, k in zip(hits, keep.tolist(), strict=True) if k]
+        items = items[keep]
+    counts["after_watched"] = len(items)
+    return Retrieved(items, hits, counts, skipped)
+
+
+# ----- precomputation -----------------------------------------------------------------
+def build_retrieval_index(data: Dataset, history: pd.DataFrame, table: SimilarTable,
+                          config: RetrievalConfig | None = None) -> RetrievalIndex:
+    """Precompute top lists and per-user arrays from ``history`` (train only, offline)."""
+    config = config or RetrievalConfig()
+    if len(table.indices) != data.n_items:
+        raise ValueError(f"similar table has {len(table.indices)} rows, "
+                         f"the catalogue {data.n_items} items")
+    u = history["u"].to_numpy(dtype=np.int64)
+    i = history["i"].to_numpy(dtype=np.int64)
+    if (u < 0).any() or (i < 0).any():
+        bad = history.loc[(u < 0) | (i < 0)].index[:5].tolist()
+        raise KeyError(f"history rows with users or items not in the data: {bad}")
+    rating = history["rating"].to_numpy(dtype=np.float64)
+    ts = history["timestamp"].to_numpy(dtype=np.int64)
+    n_users, n_items = data.n_users, data.n_items
+
+    count = np.bincount(i, minlength=n_items)
+    mean = np.bincount(i, weights=rating, minlength=n_items) / np.maximum(count, 1)
+
+    gm = data.genre_matrix
+    gi, gg = np.nonzero(gm[count > 0])
+    gi = np.flatnonzero(count > 0)[gi]
+    top_in_genre = _top_per_group(gg, gi, count[gi], mean[gi], len(data.genre_names), config,
+                                  config.genre_top)
+    genre_watch = np.bincount(gg, weights=count[gi], minlength=len(data.genre_names))
+    genres_by_popularity = np.lexsort((np.arange(len(genre_watch)), -genre_watch))
+    genres_by_popularity = genres_by_popularity[genre_watch[genres_by_popularity] > 0]
+
+    region_names, user_region, top_in_region, unavailable = _regions(data, u, i, rating, config)
+
+    # each user's history, most recent first (ties: later rows first)
+    order = np.lexsort((-np.arange(len(u)), -ts, u))
+    hist_items = i[order].astype(np.int32)
+    hist_indptr = np.r_[0, np.cumsum(np.bincount(u, minlength=n_users))]
+
+    user_genre = np.zeros((n_users, gm.shape[1]), dtype=np.float64)
+    for g in range(gm.shape[1]):
+        user_genre[:, g] = np.bincount(u, weights=gm[i, g], minlength=n_users)
+    n_g = min(config.n_genres, gm.shape[1])
+    top_g = np.argsort(-user_genre, axis=1, kind="stable")[:, :n_g]
+    top_g = np.where(np.take_along_axis(user_genre, top_g, axis=1) > 0, top_g, -1)
+
+    seen = np.flatnonzero(count > 0)
+    top_overall = _top_per_group(np.zeros(len(seen), np.int64), seen, count[seen], mean[seen],
+                                 1, config, config.overall_top)[0]
+
+    return RetrievalIndex(
+        top_overall=top_overall,
+        catalogue=Catalogue.from_items(data.items), table=table, config=config,
+        genre_names=list(data.genre_names), genre_matrix=gm, top_in_genre=top_in_genre,
+        genres_by_popularity=genres_by_popularity, region_names=region_names,
+        top_in_region=top_in_region, user_region=user_region, region_unavailable=unavailable,
+        hist_indptr=hist_indptr, hist_items=hist_items,
+        user_top_genres=top_g.astype(np.int16),
+        _genre_pos={g: k for k, g in enumerate(data.genre_names)},
+        _region_pos={r: k for k, r in enumerate(region_names)})
+
+
+def _regions(data: Dataset, u: np.ndarray, i: np.ndarray, rating: np.ndarray,
+             config: RetrievalConfig):
+    if not data.has_regions:
+        return [], np.full(data.n_users, -1, np.int32), [], "the data has no user location"
+    codes, names = pd.factorize(data.users["region"].astype("string"), use_na_sentinel=True)
+    codes = codes.astype(np.int32)
+    r = codes[u]
+    ok = r >= 0
+    # (region, item) pairs with their count and mean rating
+    key = r[ok].astype(np.int64) * data.n_items + i[ok]
+    uniq, inv = np.unique(key, return_inverse=True)
+    cnt = np.bincount(inv)
+    mean = np.bincount(inv, weights=rating[ok]) / cnt
+    top = _top_per_group(uniq // data.n_items, uniq % data.n_items, cnt, mean, len(names),
+                         config, config.region_top)
+    return [str(x) for x in names], codes, top, None
+
+
+def _top_per_group(group: np.ndarray, item: np.ndarray, count: np.ndarray, mean: np.ndarray,
+                   n_groups: int, config: RetrievalConfig, k: int) -> list[np.ndarray]:
+    """Best ``k`` items per group by the configured rule; ties to the lower item index."""
+    if config.top_rule == "mean_rating":
+        keep = count >= config.min_ratings_for_mean
+        group, item, count, mean = group[keep], item[keep], count[keep], mean[keep]
+        order = np.lexsort((item, -count, -mean, group))
+    else:
+        order = np.lexsort((item, -mean, -count, group))
+    group, item = group[order], item[order]
+    starts = np.searchsorted(group, np.arange(n_groups + 1))
+    return [item[starts[g]:min(starts[g] + k, starts[g + 1])].astype(np.int64)
+            for g in range(n_groups)]
