@@ -47,6 +47,9 @@ class TrainConfig:
     #: after the towers stop improving, fit only the rating head this many more
     #: epochs (multitask with rating_stop_gradient: the head has its own optimum)
     rating_head_epochs: int = 6
+    #: also learn the pipeline's ranking stage (recengine.reranker): trains a second,
+    #: inner model on the earlier part of train, so it roughly doubles training time
+    ranking_stage: bool = True
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -205,7 +208,27 @@ def train_two_tower(data: Dataset, train: pd.DataFrame, config: TrainConfig | No
             and cfg.rating_head_epochs and val is not None):
         history["rating_head_val_loss"] = _fit_rating_head(model, batches, val, cfg)
     seconds = time.perf_counter() - start
-    return ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds)
+    bundle = ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds)
+    if cfg.ranking_stage:
+        _attach_ranking_stage(bundle, data, train, cfg)
+        bundle.metadata["train_seconds"] = time.perf_counter() - start
+    return bundle
+
+
+def _attach_ranking_stage(bundle: ModelBundle, data: Dataset, train: pd.DataFrame,
+                          cfg: TrainConfig) -> None:
+    """Fit the ranking stage on an inner split of ``train``; store it in the bundle."""
+    from dataclasses import replace
+
+    from .reranker_training import fit_pipeline_reranker
+
+    try:
+        stage = fit_pipeline_reranker(data, train, replace(cfg, ranking_stage=False))
+    except ValueError as exc:  # too little data for an inner split: rank by v_u · v_m
+        bundle.metadata["ranking_stage"] = {"skipped": str(exc)}
+        return
+    bundle.extras.update(stage.to_arrays())
+    bundle.metadata["ranking_stage"] = stage.explain()
 
 
 def _fit_rating_head(model, batches, val, cfg: TrainConfig) -> list[float]:

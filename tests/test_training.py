@@ -131,3 +131,27 @@ def test_the_seeds_objectives_train_the_pure_content_model(planted, objective):
     pred = bundle.predict(split.test["u"].to_numpy(), split.test["i"].to_numpy())
     lo, hi = data.rating_scale
     assert np.isfinite(pred).all() and (pred >= lo).all() and (pred <= hi).all()
+
+
+def test_the_ranking_stage_is_learned_saved_and_used(planted, trained, tmp_path):
+    from recengine.engine import Engine
+
+    data, split = planted
+    bundle, _ = trained
+    weights = bundle.metadata["ranking_stage"]
+    assert set(weights) >= {"dot", "sim_sum", "log_popularity"}
+    again = load_bundle(save_bundle(bundle, tmp_path / "b"))
+    engine = Engine.build(data, again, history=split.train)
+    assert engine.reranker is not None
+    np.testing.assert_allclose(engine.reranker.weights, list(weights.values()), atol=1e-4)
+    result = engine.recommend(int(data.users.user_id[0]), k=10)
+    assert len(result.items) == 10 and all(item.sources for item in result.items)
+
+
+def test_prediction_shapes_follow_the_pairs(planted, trained):
+    data, split = planted
+    bundle, _ = trained
+    u, i = split.test["u"].to_numpy()[:7], split.test["i"].to_numpy()[:7]
+    assert bundle.predict(u, i).shape == (7,)
+    assert bundle.user_bias.shape == (data.n_users,)
+    assert bundle.item_bias.shape == (data.n_items,)
