@@ -81,7 +81,7 @@ class InteractionBatches(keras.utils.PyDataset):
         self.i = inter["i"].to_numpy(np.int64)
         self.rating = inter["rating"].to_numpy(np.float32)
         # the bag of a target holds what came before it: cut at the target's column
-        self.cutoff = np.maximum(arrays.columns.reindex(inter.index).to_numpy(), 0)
+        self.cutoff = np.maximum(arrays.columns.reindex(inter.index).fillna(0).to_numpy(), 0)
         self.cfg = cfg
         self.bs = cfg.batch_size
         self.shuffle = shuffle
