@@ -56,9 +56,13 @@ class ModelBundle:
         user_vectors = _predict(model.get_layer("user_tower"),
                                 [arrays.user_x, arrays.history, _full(arrays.history)])
         metrics = {k: v[-1] for k, v in history.items()}
-        if "val_loss" in history:
-            best = int(np.argmin(history["val_loss"]))
-            metrics = {k: v[best] for k, v in history.items()}
+        # the best epoch by what early stopping watched; per-epoch series only (the
+        # rating head's second stage has its own, shorter series: keep its last value)
+        monitor = next((k for k in ("val_retrieval_loss", "val_loss") if k in history), None)
+        if monitor is not None:
+            best = int(np.argmin(history[monitor]))
+            n = len(history[monitor])
+            metrics.update({k: v[best] for k, v in history.items() if len(v) == n})
             metrics["best_epoch"] = best + 1
         meta = {"kind": KIND, "fingerprint": data.fingerprint, "data_source": data.source,
                 "data_name": data.name, "license": data.license,

@@ -219,9 +219,13 @@ class Engine:
         gm = self.index.genre_matrix
         taste = gm[ctx.watched].mean(axis=0) if len(ctx.watched) else np.zeros(gm.shape[1])
         item_bias = getattr(self.scorer, "item_bias", None)
+        recent = self.item_vectors[ctx.watched[:50]].mean(axis=0) if len(ctx.watched) \
+            else np.zeros(self.item_vectors.shape[1], np.float32)
+        recent = recent / max(float(np.linalg.norm(recent)), 1e-9)
         columns = np.c_[self.log_popularity[items],
                         item_bias[items] if item_bias is not None else np.zeros(len(items)),
-                        gm[items] @ taste, self.log_recent_popularity[items]]
+                        gm[items] @ taste, self.log_recent_popularity[items],
+                        self.item_vectors[items] @ recent]
         return candidate_features(dots, hits, position, columns)
 
     def _stage_objective(self, ctx: RetrievalContext, v_u: np.ndarray, items: np.ndarray,

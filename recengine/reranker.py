@@ -19,7 +19,7 @@ from .results import SourceHit
 
 FEATURES = ("dot", "sim_count", "sim_best", "sim_sum", "sim_recent", "genre_inv_rank",
             "region_inv_rank", "log_popularity", "item_bias", "genre_affinity",
-            "log_recent_popularity")
+            "log_recent_popularity", "history_similarity")
 
 
 def candidate_features(dots: np.ndarray, hits: list[list[SourceHit]],
@@ -28,9 +28,10 @@ def candidate_features(dots: np.ndarray, hits: list[list[SourceHit]],
     """(n_candidates, len(FEATURES)) from the score and each candidate's source hits.
 
     ``seed_position`` maps a seed item id to its recency (0 = last watched);
-    ``item_columns`` holds the last four features per candidate, computed by the
+    ``item_columns`` holds the last five features per candidate, computed by the
     engine from train history: log popularity, the rating head's item bias, the
-    user's genre affinity for the item, log popularity in the latest 10% of time.
+    user's genre affinity for the item, log popularity in the latest 10% of time,
+    and cosine similarity to the mean vector of the user's recent 50 items.
     """
     out = np.zeros((len(dots), len(FEATURES)), np.float64)
     out[:, 0] = dots

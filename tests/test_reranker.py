@@ -13,7 +13,7 @@ def test_features_count_similar_hits_and_keep_the_strongest_evidence():
          SourceHit("genre", {"genre": "Drama", "rank": 4})],
         [SourceHit("overall", {"rank": 2})],
     ]
-    columns = np.array([[1.0, 0.1, 0.5, 0.0], [2.0, -0.2, 0.0, 1.0]])
+    columns = np.array([[1.0, 0.1, 0.5, 0.0, 0.9], [2.0, -0.2, 0.0, 1.0, 0.1]])
     x = candidate_features(np.array([0.3, -0.1]), hits, {9: 0, 7: 3}, columns)
     f = dict(zip(FEATURES, x[0], strict=True))
     assert f["dot"] == 0.3

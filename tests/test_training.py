@@ -155,3 +155,17 @@ def test_prediction_shapes_follow_the_pairs(planted, trained):
     assert bundle.predict(u, i).shape == (7,)
     assert bundle.user_bias.shape == (data.n_users,)
     assert bundle.item_bias.shape == (data.n_items,)
+
+
+def test_each_targets_history_bag_is_cut_just_before_it(planted):
+    """A split of a split keeps row labels, so every cut-off points at its own target."""
+    from recengine.split import validation_split
+    from recengine.training import InteractionBatches, prepare_arrays
+
+    data, split = planted
+    cfg = TrainConfig()
+    _, arrays = prepare_arrays(data, split.train, cfg)
+    inner = validation_split(split.train, 0.1)
+    batches = InteractionBatches(arrays, inner.train, cfg, shuffle=False)
+    u, i = inner.train["u"].to_numpy(), inner.train["i"].to_numpy()
+    assert (arrays.history[u, batches.cutoff] == arrays.rows[i]).all()
