@@ -156,6 +156,17 @@ def _full(history: np.ndarray) -> np.ndarray:
 
 
 def _predict(model, inputs) -> np.ndarray:
+    """Batch prediction; a direct call for small inputs (one visitor's vector).
+
+    ``Model.predict`` compiles a function per input shape, so serving one new user
+    at a time through it retraces and warns; a plain call does not.
+    """
+    import keras
+
+    rows = len(inputs[0]) if isinstance(inputs, list | tuple) else len(inputs)
+    if rows <= 256:
+        return np.asarray(keras.ops.convert_to_numpy(model(inputs, training=False)),
+                          dtype=np.float32)
     out = model.predict(inputs, batch_size=4096, verbose=0)
     return np.asarray(out, dtype=np.float32)
 
