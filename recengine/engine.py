@@ -222,10 +222,13 @@ class Engine:
         recent = self.item_vectors[ctx.watched[:50]].mean(axis=0) if len(ctx.watched) \
             else np.zeros(self.item_vectors.shape[1], np.float32)
         recent = recent / max(float(np.linalg.norm(recent)), 1e-9)
+        cowatch = self.index.cowatch
+        affinity = (cowatch.affinity(ctx.watched[:50], items) if cowatch is not None
+                    else np.zeros(len(items)))
         columns = np.c_[self.log_popularity[items],
                         item_bias[items] if item_bias is not None else np.zeros(len(items)),
                         gm[items] @ taste, self.log_recent_popularity[items],
-                        self.item_vectors[items] @ recent]
+                        self.item_vectors[items] @ recent, affinity]
         return candidate_features(dots, hits, position, columns)
 
     def _stage_objective(self, ctx: RetrievalContext, v_u: np.ndarray, items: np.ndarray,

@@ -19,7 +19,8 @@ from .results import SourceHit
 
 FEATURES = ("dot", "sim_count", "sim_best", "sim_sum", "sim_recent", "genre_inv_rank",
             "region_inv_rank", "log_popularity", "item_bias", "genre_affinity",
-            "log_recent_popularity", "history_similarity")
+            "log_recent_popularity", "history_similarity", "cowatch_hits",
+            "cowatch_affinity")
 
 
 def candidate_features(dots: np.ndarray, hits: list[list[SourceHit]],
@@ -31,11 +32,13 @@ def candidate_features(dots: np.ndarray, hits: list[list[SourceHit]],
     ``item_columns`` holds the last five features per candidate, computed by the
     engine from train history: log popularity, the rating head's item bias, the
     user's genre affinity for the item, log popularity in the latest 10% of time,
-    and cosine similarity to the mean vector of the user's recent 50 items.
+    cosine similarity to the mean vector of the user's recent 50 items, and the
+    summed co-watch similarity to those 50 items.
     """
     out = np.zeros((len(dots), len(FEATURES)), np.float64)
     out[:, 0] = dots
-    out[:, 7:] = item_columns
+    out[:, 7:12] = item_columns[:, :5]
+    out[:, 13] = item_columns[:, 5]
     for r, item_hits in enumerate(hits):
         for h in item_hits:
             d = h.detail
@@ -46,6 +49,8 @@ def candidate_features(dots: np.ndarray, hits: list[list[SourceHit]],
                 out[r, 3] += sim
                 pos = seed_position.get(int(d["seed_item_id"]), 10)
                 out[r, 4] = max(out[r, 4], 1.0 / (1.0 + pos))
+            elif h.source == "cowatched":
+                out[r, 12] += 1
             elif h.source == "genre":
                 out[r, 5] = max(out[r, 5], 1.0 / float(d["rank"]))
             elif h.source in ("region", "overall"):

@@ -31,6 +31,8 @@ class SourceHit:
             return f"because you watched {d.get('seed_title', d.get('seed_item_id'))}"
         if self.source == "genre":
             return f"top {d.get('rank')} in your genre {d.get('genre')}"
+        if self.source == "cowatched":
+            return f"often watched with {d.get('seed_title', d.get('seed_item_id'))}"
         if self.source == "overall":
             return f"popular overall (#{d.get('rank')})"
         if self.source == "region":

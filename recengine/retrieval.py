@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .cowatch import CowatchTable, build_cowatch_table
 from .results import SourceHit
 from .schema import Dataset
 from .similarity import SimilarTable
@@ -46,9 +47,13 @@ class RetrievalConfig:
     #: stands in for the region list where a user has no known region (the data has
     #: no location, or this user none): the top items overall, the seeds' fallback
     overall_top: int = 20
+    #: co-watched items ("people who watched X also watched Y") per seed, from a table
+    #: of each item's ``cowatch_neighbours`` strongest co-watched items (0: no table)
+    cowatched_per_item: int = 10
+    cowatch_neighbours: int = 50
     top_rule: str = "popularity"
     min_ratings_for_mean: int = 10
-    sources: tuple[str, ...] = ("similar", "genre", "region", "overall")
+    sources: tuple[str, ...] = ("similar", "cowatched", "genre", "region", "overall")
 
     def __post_init__(self) -> None:
         if self.top_rule not in TOP_RULES:
@@ -107,6 +112,7 @@ class RetrievalIndex:
     hist_items: np.ndarray  # each user's items, most recent first
     user_top_genres: np.ndarray  # (n_users, n_genres) genre codes, -1 padded
     top_overall: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cowatch: CowatchTable | None = None
     _genre_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _region_pos: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -168,6 +174,27 @@ def similar_source(ctx: RetrievalContext) -> list[Candidate]:
     return out
 
 
+def cowatched_source(ctx: RetrievalContext) -> list[Candidate]:
+    """Items most often watched together with each seed, by other users."""
+    cfg, cat, table = ctx.index.config, ctx.index.catalogue, ctx.index.cowatch
+    if table is None:
+        raise SourceSkipped("no co-watch table (cowatch_neighbours is 0)")
+    seeds = ctx.seeds[:cfg.last_watched]
+    if len(seeds) == 0:
+        raise SourceSkipped("no watched or rated items to find co-watched items for")
+    n = min(cfg.cowatched_per_item, table.n_neighbours)
+    out = []
+    for s in seeds.tolist():
+        seed_id, seed_title = int(cat.item_ids[s]), cat.titles[s]
+        for j, sim in zip(table.indices[s, :n].tolist(), table.similarity[s, :n].tolist(),
+                          strict=True):
+            if j >= 0:
+                out.append(Candidate(j, SourceHit("cowatched", {
+                    "seed_item_id": seed_id, "seed_title": seed_title,
+                    "similarity": round(sim, 4)})))
+    return out
+
+
 def genre_source(ctx: RetrievalContext) -> list[Candidate]:
     """Top items of each of the user's strongest genres."""
     index = ctx.index
@@ -209,6 +236,7 @@ def overall_source(ctx: RetrievalContext) -> list[Candidate]:
 #: name -> source; RetrievalConfig.sources picks which run, in this order.
 SOURCES: dict[str, Source] = {
     "similar": similar_source,
+    "cowatched": cowatched_source,
     "genre": genre_source,
     "region": region_source,
     "overall": overall_source,
@@ -297,8 +325,11 @@ def build_retrieval_index(data: Dataset, history: pd.DataFrame, table: SimilarTa
     top_overall = _top_per_group(np.zeros(len(seen), np.int64), seen, count[seen], mean[seen],
                                  1, config, config.overall_top)[0]
 
+    cowatch = (build_cowatch_table(history, n_items, config.cowatch_neighbours)
+               if config.cowatch_neighbours > 0 and len(history) else None)
+
     return RetrievalIndex(
-        top_overall=top_overall,
+        top_overall=top_overall, cowatch=cowatch,
         catalogue=Catalogue.from_items(data.items), table=table, config=config,
         genre_names=list(data.genre_names), genre_matrix=gm, top_in_genre=top_in_genre,
         genres_by_popularity=genres_by_popularity, region_names=region_names,

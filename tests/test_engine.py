@@ -90,6 +90,10 @@ def assert_claims_true(engine: Engine, result, seeds, genres, region) -> None:
                 assert hit.detail["region"] == region
                 r = index.region_code(region)
                 assert index.top_in_region[r][hit.detail["rank"] - 1] == j
+            elif hit.source == "cowatched":
+                s = engine.data.item_index(hit.detail["seed_item_id"])[0]
+                assert s in set(seeds)
+                assert j in index.cowatch.indices[s].tolist()
             elif hit.source == "overall":
                 assert index.region_code(region) < 0  # only stands in for a missing region
                 assert index.top_overall[hit.detail["rank"] - 1] == j

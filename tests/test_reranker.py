@@ -11,9 +11,10 @@ def test_features_count_similar_hits_and_keep_the_strongest_evidence():
         [SourceHit("similar", {"seed_item_id": 7, "distance": 0.4}),
          SourceHit("similar", {"seed_item_id": 9, "distance": 1.0}),
          SourceHit("genre", {"genre": "Drama", "rank": 4})],
-        [SourceHit("overall", {"rank": 2})],
+        [SourceHit("overall", {"rank": 2}),
+         SourceHit("cowatched", {"seed_item_id": 9, "similarity": 0.4})],
     ]
-    columns = np.array([[1.0, 0.1, 0.5, 0.0, 0.9], [2.0, -0.2, 0.0, 1.0, 0.1]])
+    columns = np.array([[1.0, 0.1, 0.5, 0.0, 0.9, 0.3], [2.0, -0.2, 0.0, 1.0, 0.1, 0.0]])
     x = candidate_features(np.array([0.3, -0.1]), hits, {9: 0, 7: 3}, columns)
     f = dict(zip(FEATURES, x[0], strict=True))
     assert f["dot"] == 0.3
@@ -24,7 +25,9 @@ def test_features_count_similar_hits_and_keep_the_strongest_evidence():
     assert f["genre_inv_rank"] == 1 / 4
     g = dict(zip(FEATURES, x[1], strict=True))
     assert g["region_inv_rank"] == 1 / 2 and g["sim_count"] == 0
-    np.testing.assert_array_equal(x[:, 7:], columns)
+    assert g["cowatch_hits"] == 1 and f["cowatch_hits"] == 0
+    assert f["cowatch_affinity"] == 0.3
+    np.testing.assert_array_equal(x[:, 7:12], columns[:, :5])
 
 
 def test_logistic_fit_recovers_a_planted_direction_and_round_trips():
