@@ -10,7 +10,6 @@ a truncated or edited file is refused rather than silently served.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -20,20 +19,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .hashing import sha256_file
+
 MANIFEST = "manifest.json"
 METADATA = "metadata.json"
 
 
 class BundleError(ValueError):
     """A bundle that cannot be trusted: missing, tampered, or for other data."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def library_versions() -> dict[str, str]:
@@ -69,7 +62,7 @@ def write_bundle(path: str | Path, metadata: dict,
         meta.setdefault("versions", library_versions())
         (tmp / METADATA).write_text(json.dumps(meta, indent=2, default=_json_default))
         files = sorted(p.name for p in tmp.iterdir())
-        manifest = {name: _sha256(tmp / name) for name in files}
+        manifest = {name: sha256_file(tmp / name) for name in files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
@@ -98,7 +91,7 @@ def read_bundle(path: str | Path, *, fingerprint: str | None = None,
         file = path / name
         if not file.is_file():
             raise BundleError(f"{file}: listed in the manifest but missing")
-        if _sha256(file) != digest:
+        if sha256_file(file) != digest:
             raise BundleError(f"{file}: checksum mismatch (truncated or edited); "
                               "retrain or restore the bundle")
     meta = json.loads((path / METADATA).read_text())

@@ -34,3 +34,40 @@ def ml_100k_fixture_path() -> Path:
     if not (path / "u.data").is_file():
         pytest.skip(f"fixture not present at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def small_trained():
+    """(data, bundle): 150 synthetic users, 300 items, a quick model trained once."""
+    from recengine.split import temporal_split
+    from recengine.training import train_two_tower
+    from tests.factories import SMALL_TRAINING
+
+    data = make_synthetic(SyntheticConfig(n_users=150, n_items=300, seed=0))
+    return data, train_two_tower(data, temporal_split(data.interactions).train, SMALL_TRAINING)
+
+
+#: the app under test: small synthetic data and a tiny model, so AppTest stays quick
+APP_DATA = "synthetic:users=120,items=200"
+APP_TRAINING = ('{"epochs": 2, "batch_size": 256, "patience": 0, "model": '
+                '{"user_tower": {"hidden": [32]}, "item_tower": {"hidden": [32]}}}')
+
+
+@pytest.fixture(scope="session")
+def app_env(tmp_path_factory):
+    """Environment for app tests: small data, tiny training, models in a temporary folder.
+
+    Session-wide so every app and page test shares one trained model on disk.
+    """
+    import os
+
+    env = {"RECENGINE_DATA": APP_DATA, "RECENGINE_TRAIN": APP_TRAINING,
+           "RECENGINE_HOME": str(tmp_path_factory.mktemp("models"))}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -7,7 +7,6 @@ visitor's click path: open, pick, switch, check what is on screen.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -15,27 +14,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-SMALL_DATA = "synthetic:users=120,items=200"
-TINY_TRAINING = ('{"epochs": 2, "batch_size": 256, "patience": 0, "model": '
-                 '{"user_tower": {"hidden": [32]}, "item_tower": {"hidden": [32]}}}')
 PAGES = ["pages/1_Recommendations.py", "pages/2_Similar_items.py", "pages/3_Pipeline.py",
          "pages/4_Model.py", "pages/5_Data.py"]
 RANKED = re.compile(r"^\*\*(\d+)\. (.+?)\*\*")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def small_app_env(tmp_path_factory):
-    """Small data, tiny training, models stored in a temporary folder."""
-    env = {"RECENGINE_DATA": SMALL_DATA, "RECENGINE_TRAIN": TINY_TRAINING,
-           "RECENGINE_HOME": str(tmp_path_factory.mktemp("models"))}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+@pytest.fixture(autouse=True)
+def small_app_env(app_env):
+    """Every test here runs the app on small data with tiny training (tests/conftest.py)."""
+    return app_env
 
 
 def open_app(**query) -> AppTest:
@@ -53,7 +40,7 @@ def no_exceptions(at: AppTest) -> None:
 
 
 @pytest.fixture(scope="session")
-def first_run(small_app_env) -> AppTest:
+def first_run(app_env) -> AppTest:
     """The first open trains the tiny model (once per session)."""
     return open_app()
 

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-SMALL_DATA = "synthetic:users=120,items=200"
-TINY_TRAINING = ('{"epochs": 2, "batch_size": 256, "patience": 0, "model": '
-                 '{"user_tower": {"hidden": [32]}, "item_tower": {"hidden": [32]}}}')
 PAGES = {"pages/6_Objectives.py": "Objectives",
          "pages/7_Content_filtering.py": "Content filtering",
          "pages/8_Bias_and_fairness.py": "Bias and fairness",
          "pages/9_Transparency_report.py": "Transparency report"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def small_app_env(tmp_path_factory):
-    """Small data, tiny training, models stored in a temporary folder."""
-    env = {"RECENGINE_DATA": SMALL_DATA, "RECENGINE_TRAIN": TINY_TRAINING,
-           "RECENGINE_HOME": str(tmp_path_factory.mktemp("models"))}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+@pytest.fixture(autouse=True)
+def small_app_env(app_env):
+    """Every test here runs the app on small data with tiny training (tests/conftest.py)."""
+    return app_env
 
 
 def open_page(page: str, **query) -> AppTest:

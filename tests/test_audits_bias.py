@@ -21,22 +21,14 @@ from audits.bias import (
     sample_users,
     share_in,
 )
-from recengine.data.synthetic import SyntheticConfig, make_synthetic
 from recengine.engine import Engine
 from recengine.evaluation import recall_at_k, relevant_by_user
-from recengine.model import ModelConfig, TowerConfig
 from recengine.split import temporal_split
-from recengine.training import TrainConfig, train_two_tower
-
-SMALL_TRAINING = TrainConfig(epochs=3, batch_size=256, model=ModelConfig(
-    user_tower=TowerConfig(hidden=(64, 32)), item_tower=TowerConfig(hidden=(64, 32))))
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    data = make_synthetic(SyntheticConfig(n_users=150, n_items=300, seed=0))
-    bundle = train_two_tower(data, temporal_split(data.interactions).train, SMALL_TRAINING)
-    return Engine.build(data, bundle)
+def engine(small_trained) -> Engine:
+    return Engine.build(*small_trained)
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,11 @@ from audits.content_filter import (
 from audits.objectives import OBJECTIVES, ObjectiveAuditConfig, objective_model
 from recengine.data.synthetic import SyntheticConfig, make_synthetic
 from recengine.engine import Engine
-from recengine.model import ModelConfig, TowerConfig
 from recengine.policy import ContentPolicy
 from recengine.split import temporal_split
-from recengine.training import TrainConfig, train_two_tower
+from recengine.training import train_two_tower
+from tests.factories import SMALL_TRAINING
 
-SMALL_TRAINING = TrainConfig(epochs=3, batch_size=256, model=ModelConfig(
-    user_tower=TowerConfig(hidden=(64, 32)), item_tower=TowerConfig(hidden=(64, 32))))
 CFG = ObjectiveAuditConfig(n_users=150, k=10)
 
 

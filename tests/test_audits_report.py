@@ -13,23 +13,14 @@ from audits.objectives import ObjectiveAuditConfig, audit_objectives, objective_
 from audits.report import SECTIONS, ReportConfig, build_report, jsonable, markdown_table
 from audits.transparency import explain_result, filter_sentence, objective_phrase, statement
 from recengine.bundle import save_bundle
-from recengine.data.synthetic import SyntheticConfig, make_synthetic
 from recengine.engine import Engine
-from recengine.model import ModelConfig, TowerConfig
 from recengine.policy import ContentPolicy
 from recengine.results import PolicyAction, RankedItem, RecommendationResult
-from recengine.split import temporal_split
-from recengine.training import TrainConfig, train_two_tower
-
-SMALL_TRAINING = TrainConfig(epochs=3, batch_size=256, model=ModelConfig(
-    user_tower=TowerConfig(hidden=(64, 32)), item_tower=TowerConfig(hidden=(64, 32))))
 
 
 @pytest.fixture(scope="module")
-def trained():
-    data = make_synthetic(SyntheticConfig(n_users=150, n_items=300, seed=0))
-    bundle = train_two_tower(data, temporal_split(data.interactions).train, SMALL_TRAINING)
-    return data, bundle
+def trained(small_trained):
+    return small_trained
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ the first download is trusted and its digest recorded next to the zip
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -28,6 +27,7 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from ..hashing import sha256_file
 from ..schema import DataError
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens"
@@ -54,14 +54,6 @@ def default_cache_dir() -> Path:
     """``$RECENGINE_CACHE`` if set, else ``~/.cache/recengine``."""
     env = os.environ.get("RECENGINE_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "recengine"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fetch(url: str, dest: Path, timeout: float, name: str) -> None:
