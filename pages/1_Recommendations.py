@@ -10,9 +10,10 @@ from recengine.scoring import UserProfile
 from ui import state, widgets
 
 st.title("Recommendations")
-st.caption("Retrieval finds candidates (similar to what you watched, top in your genres, "
-           "popular in your region); the two-tower model ranks them. Every badge says which "
-           "source found the item and on what evidence.")
+st.caption("Retrieval finds candidates (similar to what you watched, often watched with it "
+           "by others, top in your genres, popular in your region or overall); the two-tower "
+           "model and a ranking stage trained on what people watched next order them. Every "
+           "badge says which source found the item and on what evidence.")
 
 data, _ = state.get_dataset()
 engine = state.get_engine()

@@ -17,10 +17,11 @@ engine = state.get_engine()
 policy = state.current_policy()
 uid = state.selected_user()
 cfg = engine.config.retrieval
-st.caption(f"For user {uid}: retrieval takes the {cfg.similar_per_item} most similar items to "
-           f"each of the last {cfg.last_watched} watched, the top {cfg.genre_top} in each of the "
-           f"{cfg.n_genres} most watched genres and the top {cfg.region_top} in the user's region; "
-           "the model then ranks what is left.")
+st.caption(f"For user {uid}: retrieval takes the {cfg.similar_per_item} most similar items and "
+           f"the {cfg.cowatched_per_item} most often watched with each of the last "
+           f"{cfg.last_watched} watched, the top {cfg.genre_top} in each of the {cfg.n_genres} "
+           f"most watched genres and the top {cfg.region_top} in the user's region (or overall "
+           "where no region is known); the model and the ranking stage order what is left.")
 
 result = engine.recommend(uid, k=10, policy=policy)
 counts = result.stage_counts

@@ -228,7 +228,7 @@ def overall_source(ctx: RetrievalContext) -> list[Candidate]:
     index = ctx.index
     if (not index.region_unavailable and ctx.region is not None
             and index.region_code(ctx.region) >= 0):
-        raise SourceSkipped("the user's region list is used instead")
+        return []  # the region list serves this user: nothing to stand in for
     return [Candidate(j, SourceHit("overall", {"rank": rank}))
             for rank, j in enumerate(index.top_overall.tolist(), start=1)]
 
