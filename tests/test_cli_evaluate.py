@@ -47,7 +47,7 @@ def test_evaluate_reports_cold_items_and_new_users(synthetic_run):
         assert cold["random_auc"] == 0.5
     new = result["new_users"]
     assert new["n_ratings"] == 3 and new["users"] > 0
-    for name in ("two_tower", "cf", "popularity"):
+    for name in ("two_tower", "pipeline", "cf", "popularity"):
         assert _in_unit_range(new[name]["recall@10"])
 
 

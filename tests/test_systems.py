@@ -152,3 +152,19 @@ def test_tradeoff_table_round_trip(tmp_path, sweep_inputs):
     table.to_csv(tmp_path / "t.csv", index=False)
     back = load_tradeoff_table(tmp_path / "t.csv")
     assert back["recall@10"].tolist() == pytest.approx(table["recall@10"].tolist())
+
+
+def test_pipeline_new_user_scores_its_list_first_and_in_order(small_synthetic):
+    from recengine.evaluation.systems import pipeline_new_user
+    from recengine.scoring import UserProfile
+    from tests.factories import SMALL_TRAINING
+
+    data = small_synthetic
+    scores_of = pipeline_new_user(SMALL_TRAINING, depth=20)(
+        temporal_split(data.interactions).train, data)
+    rated = {int(data.items["item_id"][0]): 5.0, int(data.items["item_id"][1]): 4.0}
+    scores = scores_of(UserProfile(ratings=rated))
+    listed = np.flatnonzero(scores > 0)
+    assert 0 < len(listed) <= 20
+    assert not set(data.item_index(list(rated))) & set(listed)  # rated items never listed
+    assert sorted(scores[listed], reverse=True) == list(range(len(listed), 0, -1))

@@ -67,6 +67,7 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
         content_config,
         evaluate_new_users,
         hybrid_config,
+        pipeline_new_user,
         pipeline_system,
         popularity_new_user,
         two_tower_new_user,
@@ -92,7 +93,9 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
             t = time.perf_counter()
             result["cold_items"][name] = evaluate_cold_items(data, fit, seed=seed)
             timings[f"cold_items:{name}"] = time.perf_counter() - t
-        new_fits = {"two_tower": two_tower_new_user(tt_config), "popularity": popularity_new_user()}
+        new_fits = {"two_tower": two_tower_new_user(tt_config),
+                    "pipeline": pipeline_new_user(tt_config),
+                    "popularity": popularity_new_user()}
         if cf_config is not None:
             new_fits["cf"] = cf_new_user(cf_config, "binary")
             new_fits["cf_rating"] = cf_new_user(cf_config, "rating")

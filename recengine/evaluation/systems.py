@@ -63,9 +63,9 @@ def _config_key(config: TrainConfig) -> str:
 def _positional(train: pd.DataFrame) -> pd.DataFrame:
     """Train rows with a fresh 0..n-1 index.
 
-    The trainer keys per-row arrays by index label and re-splits train for
-    validation (which renumbers rows), so a gapped index, e.g. straight from
-    ``temporal_split(...).train`` or with cold items removed, would misalign them.
+    The trainer keys per-row arrays (each target's history cut-off) by index
+    label; splits keep labels, so this is defensive: any frame handed in, gapped
+    or filtered, gets labels that are unique and positional.
     """
     return train.reset_index(drop=True)
 
@@ -291,6 +291,32 @@ def cf_new_user(config: CFConfig | None = None, ranking: str = "binary") -> NewU
     def fit(train: pd.DataFrame, data: Dataset):
         model = train_cf(data, train, config)
         return lambda profile: model.item_vectors @ model.new_user_vector(profile)
+
+    return fit
+
+
+def pipeline_new_user(config: TrainConfig | None = None,
+                      engine_config: EngineConfig | None = None, depth: int = 100
+                      ) -> NewUserFit:
+    """The pipeline as a new visitor gets it: ``Engine.recommend_new_user``.
+
+    The visitor's list (``depth`` long, so items they rated later in train can be
+    dropped by the protocol's candidate rule) becomes descending scores; every
+    other item scores below them.
+    """
+    config = config or TrainConfig()
+
+    def fit(train: pd.DataFrame, data: Dataset):
+        bundle = fit_bundle(config, train, data)
+        engine = engine_for(bundle, data, train, engine_config)
+
+        def scores(profile: UserProfile) -> np.ndarray:
+            out = np.full(data.n_items, -1e9)
+            items = [it.item_id for it in engine.recommend_new_user(profile, k=depth).items]
+            out[data.item_index(items)] = np.arange(len(items), 0, -1, dtype=np.float64)
+            return out
+
+        return scores
 
     return fit
 
