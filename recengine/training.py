@@ -46,7 +46,7 @@ class TrainConfig:
     similar_neighbours: int = 20
     #: after the towers stop improving, fit only the rating head this many more
     #: epochs (multitask with rating_stop_gradient: the head has its own optimum)
-    rating_head_epochs: int = 6
+    rating_head_epochs: int = 20
     #: also learn the pipeline's ranking stage (recengine.reranker): trains a second,
     #: inner model on the earlier part of train, so it roughly doubles training time
     ranking_stage: bool = True
