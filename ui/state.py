@@ -209,43 +209,54 @@ def _roll_back(exc: Exception) -> None:
     st.rerun()
 
 
+def _model_slot() -> str:
+    """The cache key of the active model: where it is stored plus its data and config."""
+    return f"{ModelStore().root}|{model_key()}"
+
+
+def _registry_once(table: OrderedDict, name: str, key: str, build):
+    """``table[key]``, built once per process even when several sessions ask at once."""
+    reg = _registry()
+    if key not in table:
+        with reg.lock(f"{name}:{key}"):
+            if key not in table:
+                reg.put(table, key, build())
+    return table[key]
+
+
 def get_bundle() -> ModelBundle:
     """The trained model for the active data (trained once, then loaded from disk)."""
     data, _ = get_dataset()
-    cfg = train_config()
-    reg = _registry()
-    key = f"{ModelStore().root}|{ModelStore().key(data, cfg)}"
-    if key not in reg.bundles:
-        with reg.lock("model:" + key):
-            if key not in reg.bundles:
-                try:
-                    bundle = _train_or_load(data, cfg)
-                except Exception as exc:  # noqa: BLE001 - any failure: keep the old data
-                    _roll_back(exc)
-                    raise
-                reg.put(reg.bundles, key, bundle)
-    return reg.bundles[key]
+
+    def build() -> ModelBundle:
+        try:
+            return _train_or_load(data, train_config())
+        except Exception as exc:  # noqa: BLE001 - any failure: keep the old data
+            _roll_back(exc)
+            raise
+
+    return _registry_once(_registry().bundles, "model", _model_slot(), build)
 
 
 def get_engine() -> Engine:
     """The serving engine for the active data and model (built once per model)."""
     data, _ = get_dataset()
     bundle = get_bundle()
-    reg = _registry()
-    key = f"{ModelStore().root}|{ModelStore().key(data, train_config())}"
-    if key not in reg.engines:
-        with reg.lock("engine:" + key):
-            if key not in reg.engines:
-                with st.spinner("Preparing retrieval (similar items, top lists)…"):
-                    reg.put(reg.engines, key, engine_for(data, bundle))
-                # Streamlit clears the Keras session after every run, and that runs a full
-                # gc.collect(): with TensorFlow loaded it dominated each rerun (~0.2 s).
-                # Freezing the long-lived heap (modules, model, engine) keeps it out of
-                # every later collection.
-                gc.collect()
-                gc.freeze()
+
+    def build() -> Engine:
+        with st.spinner("Preparing retrieval (similar items, top lists)…"):
+            engine = engine_for(data, bundle)
+        # Streamlit clears the Keras session after every run, and that runs a full
+        # gc.collect(): with TensorFlow loaded it dominated each rerun (~0.2 s).
+        # Freezing the long-lived heap (modules, model, engine) keeps it out of
+        # every later collection.
+        gc.collect()
+        gc.freeze()
+        return engine
+
+    engine = _registry_once(_registry().engines, "engine", _model_slot(), build)
     st.session_state.pop(PREVIOUS_CHOICE, None)  # the new data is good: no way back needed
-    return reg.engines[key]
+    return engine
 
 
 # ----- evaluations and projections (cached: the same model gives the same figures) -----------
