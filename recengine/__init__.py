@@ -1,8 +1,19 @@
 """recengine: a two-tower content-based recommender that explains itself.
 
-UI-free: nothing here imports Streamlit. See README.md for the public API.
+UI-free: nothing here imports Streamlit. The public API (README.md has a tour):
+
+* data: :func:`load_source` (every source spec), :class:`Dataset`, :class:`DataError`
+* protocol: :func:`temporal_split`
+* model: :class:`TrainConfig`, :func:`train_two_tower`, :func:`save_bundle`, :func:`load_bundle`
+* serving: :class:`Engine` (recommend, recommend_new_user, similar_items),
+  :class:`UserProfile`, :class:`ContentPolicy`, :class:`Objective`,
+  :class:`RecommendationResult`
+
+Heavy names (anything that imports Keras) load on first use, so ``import recengine``
+stays quick for the data tools.
 """
 
+import importlib
 import os
 
 # TensorFlow's C++ start-up chatter (oneDNN notes, CPU feature lists) is noise on a
@@ -12,4 +23,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from .schema import DataError, Dataset  # noqa: E402
 from .split import Split, temporal_split  # noqa: E402
 
-__all__ = ["DataError", "Dataset", "Split", "temporal_split"]
+_LAZY = {
+    "load_source": ".data",
+    "TrainConfig": ".training",
+    "train_two_tower": ".training",
+    "save_bundle": ".bundle",
+    "load_bundle": ".bundle",
+    "Engine": ".engine",
+    "UserProfile": ".scoring",
+    "ContentPolicy": ".policy",
+    "Objective": ".ranking",
+    "RecommendationResult": ".results",
+}
+
+__all__ = ["DataError", "Dataset", "Split", "temporal_split", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'recengine' has no attribute {name!r}")

@@ -76,3 +76,13 @@ def test_a_new_visitor_profile_has_the_same_width_as_known_users():
     x = spec.profile_matrix(profile, data.items["item_id"].to_numpy(), data.genre_matrix)
     assert x.shape == (1, spec.user_matrix(data.users, train, data.genre_matrix).shape[1])
     assert np.isfinite(x).all()
+
+
+def test_the_package_exports_its_public_api():
+    import recengine
+    from recengine.engine import Engine
+    from recengine.training import train_two_tower
+
+    assert recengine.Engine is Engine
+    assert recengine.train_two_tower is train_two_tower
+    assert set(recengine.__all__) >= {"load_source", "Dataset", "UserProfile", "ContentPolicy"}
