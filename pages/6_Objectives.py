@@ -15,16 +15,10 @@ from audits.objectives import (
     ObjectiveAuditConfig,
     audit_objectives,
     compare_user,
-    objective_model,
     tradeoff_sweep,
 )
 from ui import state
 from ui.widgets import style_figure
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _objective_model(key: str, _engine):
-    return objective_model(_engine)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -46,9 +40,8 @@ def _compare(key: str, user: int, k: int, weights: tuple, policy: str, _model, _
 st.title("Objectives")
 st.caption("The objective is a choice: the same candidates ranked by predicted rating, by "
            "expected watch time, by expected profit, or by a blend you set.")
-engine = state.get_engine()
 key = state.model_key()
-model = _objective_model(key, engine)
+model = state.get_objective_model()
 policy = state.current_policy()
 sim = model.simulated_columns
 sim_note = " (simulated)" if sim else ""

@@ -10,15 +10,10 @@ import plotly.express as px
 import streamlit as st
 
 from audits.content_filter import audit_content_filter
-from audits.objectives import ObjectiveAuditConfig, objective_model
+from audits.objectives import ObjectiveAuditConfig
 from recengine.policy import ContentPolicy
 from ui import state
 from ui.widgets import style_figure
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _objective_model(key: str, _engine):
-    return objective_model(_engine)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -29,9 +24,8 @@ def _audit(key: str, policy: str, n_users: int, k: int, _model, _policy):
 st.title("Content filtering")
 st.caption("Maximising engagement can amplify harmful content because it engages. Does it "
            "here? And what does filtering cost each objective?")
-engine = state.get_engine()
 key = state.model_key()
-model = _objective_model(key, engine)
+model = state.get_objective_model()
 biz = model.business
 labels = sorted({t for v in biz.labels for t in str(v).split("|") if t})
 labels_sim = "labels" in biz.simulated

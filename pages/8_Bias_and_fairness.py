@@ -10,14 +10,9 @@ import plotly.express as px
 import streamlit as st
 
 from audits.bias import BiasAuditConfig, audit_bias
-from audits.objectives import OBJECTIVES, objective_model
+from audits.objectives import OBJECTIVES
 from ui import state
 from ui.widgets import style_figure
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _objective_model(key: str, _engine):
-    return objective_model(_engine)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -33,7 +28,7 @@ st.caption("Whom does the recommender serve well, and what does it show? Popular
            "calibration to each user's tastes, diversity, and gaps between user groups.")
 engine = state.get_engine()
 key = state.model_key()
-model = _objective_model(key, engine)
+model = state.get_objective_model()
 policy = state.current_policy()
 data, _ = state.get_dataset()
 

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from audits.objectives import OBJECTIVES, objective_model
+from audits.objectives import OBJECTIVES
 from audits.report import ReportConfig, build_report
 from audits.transparency import explain_result, statement
 from ui import state
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _objective_model(key: str, _engine):
-    return objective_model(_engine)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -31,7 +26,7 @@ def _report(key: str, objective: str, weights: tuple, policy: str, n_users: int,
 st.title("Transparency report")
 engine = state.get_engine()
 key = state.model_key()
-model = _objective_model(key, engine)
+model = state.get_objective_model()
 policy = state.current_policy()
 data, _ = state.get_dataset()
 

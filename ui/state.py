@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from audits.objectives import ObjectiveModel, objective_model
 from recengine.bundle import ModelBundle
 from recengine.data import load_csv_bundle, load_with_fallback
 from recengine.data.sources import DEFAULT_SPEC
@@ -358,3 +359,13 @@ def current_policy() -> ContentPolicy:
     if not labels and not genres:
         return default_policy()
     return ContentPolicy(blocked_labels=labels, blocked_genres=genres, action=action)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _objective_model(key: str, _engine: Engine) -> ObjectiveModel:
+    return objective_model(_engine)
+
+
+def get_objective_model() -> ObjectiveModel:
+    """The audits' objective model for the active engine, fitted once for every audit page."""
+    return _objective_model(model_key(), get_engine())
