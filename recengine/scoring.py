@@ -56,16 +56,24 @@ class VectorScorer:
     item_vectors: np.ndarray
     user_vectors: np.ndarray
     rating_scale: tuple[float, float] = (0.5, 5.0)
+    #: catalogue item ids in row order: needed to place a visitor's rated items
+    item_ids: np.ndarray | None = None
 
     def user_vector(self, user_idx: int) -> np.ndarray:
         return self.user_vectors[int(user_idx)]
 
     def new_user_vector(self, profile: UserProfile) -> np.ndarray:
-        # mean of the rated items' vectors, weighted by how much they were liked
+        """Mean vector of the rated items (of the whole catalogue with no ratings)."""
         if not profile.ratings:
             v = self.item_vectors.mean(axis=0)
+        elif self.item_ids is None:
+            raise ValueError("VectorScorer(item_ids=...) is needed to place rated items")
         else:
-            raise NotImplementedError("VectorScorer needs item ids -> indices; use the engine")
+            pos = {int(i): j for j, i in enumerate(self.item_ids)}
+            unknown = [i for i in profile.ratings if int(i) not in pos]
+            if unknown:
+                raise KeyError(f"unknown item id(s): {unknown[:5]}")
+            v = self.item_vectors[[pos[int(i)] for i in profile.ratings]].mean(axis=0)
         return v / max(float(np.linalg.norm(v)), 1e-12)
 
     def to_rating(self, scores: np.ndarray) -> np.ndarray:

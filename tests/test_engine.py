@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,24 +44,9 @@ def tiny_dataset(seed: int, n_items: int = 60, n_users: int = 8, per_user: int =
     return Dataset(items, users, inter)
 
 
-@dataclass
-class ProfileScorer(VectorScorer):
-    """VectorScorer whose new users are the mean of the vectors of what they rated."""
-
-    item_ids: np.ndarray | None = None
-
-    def new_user_vector(self, profile: UserProfile) -> np.ndarray:
-        if not profile.ratings:
-            return super().new_user_vector(profile)
-        pos = {int(i): j for j, i in enumerate(self.item_ids)}
-        v = self.item_vectors[[pos[int(i)] for i in profile.ratings]].mean(axis=0)
-        return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
 def engine_for(data: Dataset, seed: int = 0, config: EngineConfig | None = None) -> Engine:
-    base = VectorScorer.random(data.n_items, data.n_users, dim=8, seed=seed)
-    scorer = ProfileScorer(base.item_vectors, base.user_vectors,
-                           item_ids=data.items["item_id"].to_numpy())
+    scorer = VectorScorer.random(data.n_items, data.n_users, dim=8, seed=seed)
+    scorer.item_ids = data.items["item_id"].to_numpy()
     return Engine.build(data, scorer, config=config)
 
 
