@@ -177,8 +177,7 @@ def _similar_extras(item_vectors: np.ndarray, n: int) -> dict[str, np.ndarray]:
         from .similarity import SimilarityConfig, build_similar_table
     except ImportError:  # pragma: no cover - during bootstrap only
         return {}
-    table = build_similar_table(item_vectors, SimilarityConfig(n_neighbours=n))
-    return {"similar_idx": table.indices, "similar_dist": table.distances}
+    return build_similar_table(item_vectors, SimilarityConfig(n_neighbours=n)).to_extras()
 
 
 def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:

@@ -65,7 +65,9 @@ class Engine:
         """Precompute the similar table (unless given) and the retrieval index.
 
         ``history`` is what users watched and what the top lists count; pass the
-        train split when evaluating so no test rating leaks into retrieval.
+        train split when evaluating so no test rating leaks into retrieval. Without
+        ``similar_table``, the one saved with the model (``scorer.extras``) is used
+        when it is wide enough for the retrieval settings; otherwise one is built.
         """
         config = config or EngineConfig()
         vectors = np.ascontiguousarray(scorer.item_vectors, dtype=np.float32)
@@ -76,6 +78,12 @@ class Engine:
         if "u" not in history.columns or "i" not in history.columns:
             history = history.assign(u=data.user_index(history["user_id"]),
                                      i=data.item_index(history["item_id"]))
+        extras = getattr(scorer, "extras", None) or {}
+        if similar_table is None:
+            similar_table = SimilarTable.from_extras(extras)
+            if (similar_table is not None
+                    and similar_table.n_neighbours < config.retrieval.similar_per_item):
+                similar_table = None  # too narrow for these settings
         if similar_table is None:
             similar_table = build_similar_table(vectors, config.similarity)
         index = build_retrieval_index(data, history, similar_table, config.retrieval)
@@ -83,7 +91,7 @@ class Engine:
         log_pop = np.log1p(np.bincount(i, minlength=data.n_items))
         recent = ts >= np.quantile(ts, 0.9) if len(ts) else np.zeros(0, bool)
         log_recent = np.log1p(np.bincount(i[recent], minlength=data.n_items))
-        reranker = Reranker.from_arrays(getattr(scorer, "extras", None) or {})
+        reranker = Reranker.from_arrays(extras)
         return cls(data, scorer, history, similar_table, index, config, vectors, reranker,
                    log_pop.astype(np.float64), log_recent.astype(np.float64))
 
@@ -121,13 +129,7 @@ class Engine:
                 history = temporal_split(data.interactions).train
             else:
                 history = data.interactions
-        extras = getattr(bundle, "extras", None) or {}
-        table = None
-        if "similar_idx" in extras and "similar_dist" in extras:
-            table = SimilarTable(np.asarray(extras["similar_idx"], dtype=np.int32),
-                                 np.asarray(extras["similar_dist"], dtype=np.float32),
-                                 method="bundle")
-        return cls.build(data, bundle, history, table, config)
+        return cls.build(data, bundle, history, config=config)
 
     # ----- requests -------------------------------------------------------------------
     def recommend(self, user_id: int, k: int = 10, policy: ContentPolicy | None = None,

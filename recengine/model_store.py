@@ -27,7 +27,6 @@ from .bundle import ModelBundle, load_bundle, save_bundle
 from .bundle_io import BundleError
 from .engine import Engine
 from .schema import Dataset
-from .similarity import SimilarTable
 from .split import temporal_split
 from .training import Progress, TrainConfig, train_two_tower
 
@@ -118,15 +117,6 @@ class ModelStore:
         return bundle
 
 
-def similar_table_of(bundle: ModelBundle) -> SimilarTable | None:
-    """The similar-items table saved with the bundle, if it has one."""
-    extras = bundle.extras or {}
-    if "similar_idx" not in extras or "similar_dist" not in extras:
-        return None
-    return SimilarTable(extras["similar_idx"].astype("int32"),
-                        extras["similar_dist"].astype("float32"), method="bundle")
-
-
 def engine_for(data: Dataset, bundle: ModelBundle, refresh_users: bool = True) -> Engine:
     """A serving engine: reads every rating, so nothing a user rated is recommended again.
 
@@ -138,8 +128,7 @@ def engine_for(data: Dataset, bundle: ModelBundle, refresh_users: bool = True) -
     if refresh_users:
         scorer = dataclasses.replace(bundle)
         scorer.refresh_users(data.users, data.interactions)
-    return Engine.build(data, scorer, history=data.interactions,
-                        similar_table=similar_table_of(bundle))
+    return Engine.build(data, scorer, history=data.interactions)
 
 
 def evaluate_bundle(data: Dataset, bundle: ModelBundle, include_pipeline: bool = True,
@@ -166,8 +155,7 @@ def evaluate_bundle(data: Dataset, bundle: ModelBundle, include_pipeline: bool =
 
     def pipeline(train: pd.DataFrame, train_data: Dataset) -> System:
         check(train)
-        engine = Engine.build(data, bundle, history=train,
-                              similar_table=similar_table_of(bundle))
+        engine = Engine.build(data, bundle, history=train)
         return System("pipeline", topk_fn=engine.recommend_topk_batch)
 
     systems = {"two_tower": two_tower}

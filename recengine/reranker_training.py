@@ -38,8 +38,7 @@ def fit_pipeline_reranker(data: Dataset, train: pd.DataFrame, train_config=None,
     cfg = config or RerankerConfig()
     inner = temporal_split(train, cfg.inner_fraction)
     bundle = train_two_tower(data, inner.train, train_config, progress=progress)
-    engine = Engine.build(data, bundle, history=inner.train, config=engine_config,
-                          similar_table=_table(bundle))
+    engine = Engine.build(data, bundle, history=inner.train, config=engine_config)
     relevant = (inner.test[inner.test["rating"] >= cfg.threshold]
                 .groupby("u")["i"].apply(lambda s: s.to_numpy()).to_dict())
     users = np.array(sorted(relevant), dtype=np.int64)
@@ -56,11 +55,3 @@ def fit_pipeline_reranker(data: Dataset, train: pd.DataFrame, train_config=None,
         raise ValueError("no relevant candidate to learn the ranking stage from")
     return fit_logistic(np.vstack(xs), np.concatenate(ys), cfg.l2)
 
-
-def _table(bundle):
-    from .similarity import SimilarTable
-
-    if "similar_idx" not in bundle.extras:
-        return None
-    return SimilarTable(bundle.extras["similar_idx"], bundle.extras["similar_dist"],
-                        method="bundle")

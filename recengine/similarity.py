@@ -52,6 +52,19 @@ class SimilarTable:
     def n_neighbours(self) -> int:
         return int(self.indices.shape[1])
 
+    def to_extras(self) -> dict[str, np.ndarray]:
+        """The arrays a model bundle stores the table under."""
+        return {"similar_idx": self.indices, "similar_dist": self.distances}
+
+    @classmethod
+    def from_extras(cls, extras: dict | None) -> SimilarTable | None:
+        """The table a bundle was saved with, or None when it has none."""
+        extras = extras or {}
+        if "similar_idx" not in extras or "similar_dist" not in extras:
+            return None
+        return cls(np.asarray(extras["similar_idx"], np.int32),
+                   np.asarray(extras["similar_dist"], np.float32), method="bundle")
+
     def neighbours(self, item_idx: int, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` nearest items of one item and their squared distances."""
         n = self.n_neighbours if n is None else min(int(n), self.n_neighbours)

@@ -169,3 +169,16 @@ def test_each_targets_history_bag_is_cut_just_before_it(planted):
     batches = InteractionBatches(arrays, inner.train, cfg, shuffle=False)
     u, i = inner.train["u"].to_numpy(), inner.train["i"].to_numpy()
     assert (arrays.history[u, batches.cutoff] == arrays.rows[i]).all()
+
+
+def test_an_engine_reuses_the_table_saved_with_the_model_when_wide_enough(planted, trained):
+    from recengine.engine import Engine, EngineConfig
+    from recengine.retrieval import RetrievalConfig
+
+    data, split = planted
+    bundle, _ = trained
+    engine = Engine.build(data, bundle, history=split.train)
+    assert engine.similar_table.method == "bundle"
+    wider = EngineConfig(retrieval=RetrievalConfig(similar_per_item=50))
+    assert Engine.build(data, bundle, history=split.train, config=wider).similar_table.method \
+        != "bundle"  # the saved 20 neighbours cannot serve 50 per item: rebuilt

@@ -29,7 +29,6 @@ from ..engine import Engine, EngineConfig
 from ..model import ModelConfig
 from ..schema import Dataset
 from ..scoring import UserProfile
-from ..similarity import SimilarTable
 from ..split import temporal_split
 from ..training import TrainConfig, train_two_tower
 from .cold_start import ColdFit, ColdScoreFn
@@ -43,7 +42,7 @@ from .metrics import (
 from .protocol import RELEVANT_THRESHOLD, System, SystemFit, relevant_by_user
 
 __all__ = [
-    "CF_RANKING_VARIANTS", "NewUserConfig", "NewUserFit", "bundle_similar_table",
+    "CF_RANKING_VARIANTS", "NewUserConfig", "NewUserFit",
     "cf_cold_scorer", "cf_new_user", "cf_system", "clear_cache", "content_cold_scorer",
     "content_config", "engine_for", "evaluate_new_users", "fit_bundle", "hybrid_config",
     "pipeline_system", "popularity_new_user", "ranking_only", "two_tower_new_user",
@@ -99,24 +98,10 @@ def two_tower_system(config: TrainConfig | None = None, name: str = "two_tower")
     return fit
 
 
-def bundle_similar_table(bundle: ModelBundle) -> SimilarTable | None:
-    """The similar table trained with the bundle, when it has one (saves rebuilding it)."""
-    extras = bundle.extras or {}
-    if "similar_idx" not in extras or "similar_dist" not in extras:
-        return None
-    return SimilarTable(np.asarray(extras["similar_idx"], np.int32),
-                        np.asarray(extras["similar_dist"], np.float32), method="bundle")
-
-
 def engine_for(bundle: ModelBundle, data: Dataset, history: pd.DataFrame,
                engine_config: EngineConfig | None = None) -> Engine:
-    """An engine that reads ``history`` only; reuses the bundle's table when it is wide enough."""
-    engine_config = engine_config or EngineConfig()
-    table = bundle_similar_table(bundle)
-    if table is not None and table.n_neighbours < engine_config.retrieval.similar_per_item:
-        table = None  # too narrow for this retrieval setting: let the engine build one
-    return Engine.build(data, bundle, history=history, similar_table=table,
-                        config=engine_config)
+    """An engine that reads ``history`` only (it reuses the bundle's similar table)."""
+    return Engine.build(data, bundle, history=history, config=engine_config)
 
 
 def pipeline_system(config: TrainConfig | None = None,
