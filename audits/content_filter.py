@@ -2,15 +2,16 @@
 
 The course: maximising engagement has amplified harmful content because it
 engages; the amelioration is to filter it, though the definitions are tricky.
-This module measures both halves on the running pipeline rather than assuming
-them: whether the engagement objective shows flagged (labelled) items more
-often than the rating objective and than their share of the catalogue, and
-what the pipeline's :class:`~recengine.policy.ContentPolicy` removes, for which
-rule, and what that costs each objective in its own terms.
+This module measures both halves on the served pipeline rather than assuming
+them: whether engagement shows flagged (labelled) items more often than the
+served order and than their share of the catalogue, and what the pipeline's
+:class:`~recengine.policy.ContentPolicy` removes, for which rule, and what that
+costs each objective in its own terms.
 
-On synthetic data the link between labels and engagement is a documented knob
-(``SyntheticConfig.harm_engagement_boost``); on other data labels may be
-simulated (:mod:`audits.business`) and the figures say so.
+The policy and this audit read the same labels (the data's, or the simulated
+ones :func:`recengine.business.attach_business` attached once, marked so). The
+counts separate what a user would have **seen** (shown slots removed or demoted)
+from candidates the policy caught deeper in the retrieval pool.
 """
 
 from __future__ import annotations
@@ -20,22 +21,33 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recengine.objectives import OBJECTIVES, SERVED, ObjectiveSet
 from recengine.policy import ContentPolicy
 
-from .bias import sample_users
 from .objectives import (
-    OBJECTIVES,
     CandidatePool,
     ObjectiveAuditConfig,
-    ObjectiveModel,
     candidate_pool,
+    pool_lists,
     rank_pool,
+    sample_users,
     slot_frame,
 )
 
 #: each objective's own figure: what the policy costs it
-OWN_TERMS = {"rating": "mean_predicted_rating", "engagement": "expected_watch_minutes",
-             "profit": "expected_profit", "blend": "mean_predicted_rating"}
+OWN_TERMS = {SERVED: "mean_predicted_rating", "rating": "mean_predicted_rating",
+             "engagement": "expected_watch_minutes", "profit": "expected_profit",
+             "blend": "mean_predicted_rating"}
+
+
+def label_names(labels) -> list[str]:
+    """The distinct content labels in a "|"-joined label column."""
+    return sorted({t for v in labels for t in str(v).split("|") if t.strip()})
+
+
+def block_every_label(objectives: ObjectiveSet) -> ContentPolicy:
+    """The comparison a page opens with: every content label the data carries, removed."""
+    return ContentPolicy(blocked_labels=tuple(label_names(objectives.business.labels)))
 
 
 def flagged_exposure(lists: list[np.ndarray], flagged: np.ndarray) -> dict:
@@ -61,14 +73,14 @@ def amplification_ratio(share: float, reference: float) -> float:
 
 @dataclass
 class Amplification:
-    """Flagged share of shown slots per objective, against rating and the catalogue."""
+    """Flagged share of shown slots per objective, against the served order and the catalogue."""
 
     catalogue_share: float
     candidate_share: float  # among what retrieval offered the sampled users
     shares: dict[str, float]  # objective -> flagged share of its lists (no policy)
 
-    def ratio_vs_rating(self, objective: str = "engagement") -> float:
-        return amplification_ratio(self.shares[objective], self.shares["rating"])
+    def ratio_vs_served(self, objective: str = "engagement") -> float:
+        return amplification_ratio(self.shares[objective], self.shares[SERVED])
 
     def ratio_vs_catalogue(self, objective: str = "engagement") -> float:
         return amplification_ratio(self.shares[objective], self.catalogue_share)
@@ -76,24 +88,9 @@ class Amplification:
     def to_dict(self) -> dict:
         return {"catalogue_share": self.catalogue_share, "candidate_share": self.candidate_share,
                 "shares": dict(self.shares),
-                "engagement_vs_rating": self.ratio_vs_rating("engagement"),
+                "engagement_vs_served": self.ratio_vs_served("engagement"),
                 "engagement_vs_catalogue": self.ratio_vs_catalogue("engagement"),
-                "profit_vs_rating": self.ratio_vs_rating("profit")}
-
-
-def measure_amplification(model: ObjectiveModel, config: ObjectiveAuditConfig | None = None,
-                          pool: CandidatePool | None = None) -> Amplification:
-    """Does an objective show flagged items more than the rating objective does? Measured."""
-    cfg = config or ObjectiveAuditConfig()
-    eng, flagged = model.engine, model.business.flagged
-    if pool is None:
-        pool = candidate_pool(eng, sample_users(eng.data.n_users, cfg.n_users, cfg.seed))
-    shares = {name: flagged_exposure(rank_pool(model, pool, model.objective(name, cfg.weights),
-                                               cfg.k), flagged)["flagged_share"]
-              for name in OBJECTIVES}
-    cands = np.concatenate(pool.candidates) if pool.candidates else np.zeros(0, np.int64)
-    return Amplification(float(flagged.mean()),
-                         float(flagged[cands].mean()) if len(cands) else float("nan"), shares)
+                "profit_vs_served": self.ratio_vs_served("profit")}
 
 
 @dataclass
@@ -108,23 +105,21 @@ class ContentFilterAudit:
     policy: str  # the policy in plain words
     simulated: list[str]
     users: np.ndarray
+    #: served order: shown slots the policy emptied or demoted vs candidates it caught
+    counts: dict[str, int]
 
 
-def policy_actions(model: ObjectiveModel, users: np.ndarray, policy: ContentPolicy, k: int,
-                   lists_without: dict[str, list[np.ndarray]]) -> pd.DataFrame:
-    """Every candidate the policy removed or demoted, per user, from the engine's results.
-
-    ``shown_without_<objective>`` says whether the item would have been in that
-    objective's top ``k`` had there been no policy.
-    """
-    data = model.engine.data
+def policy_actions(pools: dict[str, CandidatePool], lists_without: dict[str, list[np.ndarray]],
+                   objectives: ObjectiveSet) -> pd.DataFrame:
+    """Every candidate the policy caught, per user, and which lists it would have been in."""
+    data = objectives.engine.data
+    ids = data.items["item_id"].to_numpy()
     rows = []
-    for pos, u in enumerate(np.asarray(users).tolist()):
+    for pos, (u, cands) in enumerate(zip(pools["with"].users.tolist(), pools["with"].candidates,
+                                         strict=True)):
         uid = int(data.users["user_id"].iloc[u])
-        result = model.engine.recommend(uid, k, policy)
-        shown = {name: set(data.items["item_id"].to_numpy()[lists[pos]].tolist())
-                 for name, lists in lists_without.items()}
-        for act in result.filtered:
+        shown = {name: set(ids[lists[pos]].tolist()) for name, lists in lists_without.items()}
+        for act in cands.actions:
             row = {"user_id": uid, "item_id": act.item_id, "title": act.title,
                    "action": act.action, "rule": act.rule}
             for name in lists_without:
@@ -135,22 +130,23 @@ def policy_actions(model: ObjectiveModel, users: np.ndarray, policy: ContentPoli
     return pd.DataFrame(rows, columns=cols)
 
 
-def audit_content_filter(model: ObjectiveModel, policy: ContentPolicy,
+def audit_content_filter(objectives: ObjectiveSet, policy: ContentPolicy,
                          config: ObjectiveAuditConfig | None = None) -> ContentFilterAudit:
     """Each objective with and without ``policy`` on the same sampled users."""
     cfg = config or ObjectiveAuditConfig()
-    eng, biz = model.engine, model.business
+    eng, biz = objectives.engine, objectives.business
     users = sample_users(eng.data.n_users, cfg.n_users, cfg.seed)
     pools = {"without": candidate_pool(eng, users, None),
              "with": candidate_pool(eng, users, policy)}
     lists: dict[str, dict[str, list[np.ndarray]]] = {"without": {}, "with": {}}
     rows = []
     for name in OBJECTIVES:
-        objective = model.objective(name, cfg.weights)
+        objective = objectives.objective(name, cfg.weights)
         for state, pool in pools.items():
-            lst = rank_pool(model, pool, objective, cfg.k)
+            positions = rank_pool(pool, objective, cfg.k)
+            lst = pool_lists(pool, positions)
             lists[state][name] = lst
-            slots = slot_frame(model, users, lst, name)
+            slots = slot_frame(objectives, pool, positions, name)
             rows.append({"objective": name, "policy": state,
                          **flagged_exposure(lst, biz.flagged),
                          "mean_predicted_rating": float(slots["predicted_rating"].mean()),
@@ -165,17 +161,19 @@ def audit_content_filter(model: ObjectiveModel, policy: ContentPolicy,
         cost_rows.append({"objective": name, "measure": measure, "without": float(sel["without"]),
                           "with": float(sel["with"]), "lost": lost,
                           "lost_share": lost / sel["without"] if sel["without"] else np.nan})
-    shares = {name: float(comparison[(comparison["objective"] == name)
-                                     & (comparison["policy"] == "without")]["flagged_share"]
-                          .iloc[0]) for name in OBJECTIVES}
-    cands = np.concatenate(pools["without"].candidates) if len(users) else np.zeros(0, np.int64)
+    without = comparison[comparison["policy"] == "without"].set_index("objective")
+    shares = {name: float(without.loc[name, "flagged_share"]) for name in OBJECTIVES}
+    cands = (np.concatenate([c.items for c in pools["without"].candidates]) if len(users)
+             else np.zeros(0, np.int64))
     amp = Amplification(float(biz.flagged.mean()),
                         float(biz.flagged[cands].mean()) if len(cands) else float("nan"), shares)
-    # an empty policy acts on nothing: skip the per-user requests
-    actions = policy_actions(model, users if not policy.is_empty else users[:0], policy, cfg.k,
-                             lists["without"])
+    actions = policy_actions(pools, lists["without"], objectives)
+    shown = actions[f"shown_without_{SERVED}"] if len(actions) else pd.Series([], dtype=bool)
+    counts = {"candidates_caught": int(len(actions)),
+              "shown_slots_removed": int((shown & (actions["action"] == "removed")).sum()),
+              "shown_slots_demoted": int((shown & (actions["action"] == "demoted")).sum()),
+              "users": int(len(users)), "k": int(cfg.k)}
     simulated = [c for c in biz.simulated if c in ("labels", "watch_minutes", "price", "margin",
                                                    "sponsored_bid")]
     return ContentFilterAudit(comparison, pd.DataFrame(cost_rows), actions, amp, lists,
-                              policy.describe(), simulated, users)
-
+                              policy.describe(), simulated, users, counts)

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from recengine.cf import CFConfig  # noqa: E402
 from recengine.cli.evaluate import json_ready  # noqa: E402
+from recengine.config import TrainConfig  # noqa: E402
 from recengine.data import load_source  # noqa: E402
 from recengine.evaluation import evaluate_cold_items  # noqa: E402
 from recengine.evaluation.systems import (  # noqa: E402
@@ -49,7 +50,6 @@ from recengine.evaluation.systems import (  # noqa: E402
     popularity_new_user,
     two_tower_new_user,
 )
-from recengine.training import TrainConfig  # noqa: E402
 
 REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
 RESULTS = ROOT / "bench" / "results"

@@ -29,10 +29,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from recengine.config import TrainConfig  # noqa: E402
 from recengine.data import load_source  # noqa: E402
 from recengine.evaluation.tradeoff import sweep_retrieval  # noqa: E402
+from recengine.fit import train_two_tower  # noqa: E402
 from recengine.split import temporal_split  # noqa: E402
-from recengine.training import TrainConfig, train_two_tower  # noqa: E402
 
 REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
 RESULTS = ROOT / "bench" / "results"

@@ -9,7 +9,7 @@ rows (the temporal validation split taken from train):
 
 * reference: the seeds' loop, Keras ``model.fit`` on in-memory numpy arrays,
   batch 32, Adam with learning rate 0.01, ``--ref-epochs`` epochs;
-* ours: ``recengine.training.train_two_tower`` with its own batch size,
+* ours: ``recengine.fit.train_two_tower`` with its own batch size,
   learning rate and early stopping.
 
 Reported: each side's wall time, per-epoch validation loss (Keras's val_loss:
@@ -42,15 +42,12 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from recengine.config import TrainConfig  # noqa: E402
 from recengine.data import load_source  # noqa: E402
+from recengine.fit import train_two_tower  # noqa: E402
 from recengine.model import ModelConfig, build_two_tower  # noqa: E402
 from recengine.split import temporal_split, validation_split  # noqa: E402
-from recengine.training import (  # noqa: E402
-    InteractionBatches,
-    TrainConfig,
-    prepare_arrays,
-    train_two_tower,
-)
+from recengine.training import InteractionBatches, prepare_arrays  # noqa: E402
 
 REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
 RESULTS = ROOT / "bench" / "results"

@@ -25,11 +25,15 @@ from .split import Split, temporal_split  # noqa: E402
 
 _LAZY = {
     "load_source": ".data",
-    "TrainConfig": ".training",
-    "train_two_tower": ".training",
+    "TrainConfig": ".config",
+    "train_two_tower": ".fit",
     "save_bundle": ".bundle",
     "load_bundle": ".bundle",
     "Engine": ".engine",
+    "Subject": ".subject",
+    "serving_engine": ".serving",
+    "protocol_engine": ".serving",
+    "load_serving_engine": ".serving",
     "UserProfile": ".scoring",
     "ContentPolicy": ".policy",
     "Objective": ".ranking",

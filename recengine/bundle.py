@@ -18,15 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from .bundle_io import BundleError, read_bundle, write_bundle
+from .config import TrainConfig
 from .features import FeatureSpec, catalogue_positions, history_matrix
 from .scoring import UserProfile
+from .similarity import SimilarityConfig, build_similar_table
 
 KIND = "two_tower"
 
 
 @dataclass
 class ModelBundle:
-    config: object  # TrainConfig (kept untyped here to avoid an import cycle)
+    config: TrainConfig
     spec: FeatureSpec
     model: object  # keras.Model: the training model; towers are its sub-models
     item_vectors: np.ndarray
@@ -89,6 +91,9 @@ class ModelBundle:
 
     def user_vector(self, user_idx: int) -> np.ndarray:
         return self.user_vectors[int(user_idx)]
+
+    def user_offset(self, user_idx: int) -> float:
+        return float(self.user_bias[int(user_idx)])
 
     def new_user_vector(self, profile: UserProfile) -> np.ndarray:
         x = self.spec.profile_matrix(profile, self.item_ids, self.genre_matrix)
@@ -173,10 +178,6 @@ def _predict(model, inputs) -> np.ndarray:
 
 def _similar_extras(item_vectors: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """The similar-items lookup table, precomputed at training time and saved with it."""
-    try:
-        from .similarity import SimilarityConfig, build_similar_table
-    except ImportError:  # pragma: no cover - during bootstrap only
-        return {}
     return build_similar_table(item_vectors, SimilarityConfig(n_neighbours=n)).to_extras()
 
 
@@ -205,8 +206,7 @@ def load_bundle(path: str | Path, fingerprint: str | None = None) -> ModelBundle
     """Verify checksums (and the data fingerprint when given), then load safely."""
     import keras
 
-    from . import model as _layers  # noqa: F401  registers the custom layers
-    from .training import TrainConfig
+    from . import model as _layers  # noqa: F401  registers the custom layers (loads Keras)
 
     path = Path(path)
     meta = read_bundle(path, fingerprint=fingerprint, kind=KIND)

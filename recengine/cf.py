@@ -64,6 +64,10 @@ class CFModel:
         self.item_vectors = np.hstack([self.x, np.ones((len(self.x), 1), np.float32),
                                        self.item_mean[:, None]]).astype(np.float32)
         self._item_pos = pd.Series(np.arange(len(self.item_ids)), index=self.item_ids)
+        # the rest of the Scorer protocol: the user bias b(j) lives inside the vectors
+        self.item_bias = np.zeros(len(self.x), np.float32)
+        self.extras: dict = {}
+        self.metadata: dict = {"kind": KIND, "config": asdict(self.config)}
         if self.w.shape[1] != k or self.b.shape != (len(self.w),):
             raise ValueError(f"cf arrays disagree: x {self.x.shape}, w {self.w.shape}, "
                              f"b {self.b.shape}")
@@ -136,7 +140,13 @@ class CFModel:
                                     rcond=None)[0]
         return np.concatenate([theta, [1.0]]).astype(np.float32)
 
-    def to_rating(self, scores: np.ndarray) -> np.ndarray:
+    def user_offset(self, user_idx: int) -> float:
+        return 0.0  # b(j) is already a component of the augmented user vector
+
+    def new_user_bias(self, profile: UserProfile) -> float:
+        return 0.0
+
+    def to_rating(self, scores: np.ndarray, item_idx=None, user_bias=0.0) -> np.ndarray:
         """Clip to the rating scale; the binary variant gives the probability of a like."""
         if self.config.binary:
             return _sigmoid(scores)

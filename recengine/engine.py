@@ -12,14 +12,15 @@ than recompute it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .business import attach_business
+from .candidates import Candidates
 from .policy import ContentPolicy
-from .ranking import Objective, rank_candidates
-from .reranker import Reranker, candidate_features
+from .ranking import SERVED, Objective, rank_candidates, rank_order
+from .reranker import FEATURE_WORDS, FEATURES, Reranker, candidate_features
 from .results import RankedItem, RecommendationResult
 from .retrieval import (
     RetrievalConfig,
@@ -29,7 +30,7 @@ from .retrieval import (
     retrieve,
 )
 from .schema import Dataset
-from .scoring import Scorer, UserProfile
+from .scoring import Scorer, UserProfile, predict_ratings
 from .similarity import SimilarityConfig, SimilarTable, build_similar_table, exact_neighbours
 
 NO_HISTORY_NOTE = "no history: genre and region sources only"
@@ -52,7 +53,7 @@ class Engine:
     index: RetrievalIndex
     config: EngineConfig
     item_vectors: np.ndarray
-    #: the learned ranking stage (None: rank by v_u · v_m alone, as the seeds do)
+    #: the learned ranking stage (None: the served order is v_u · v_m, as the seeds rank)
     reranker: Reranker | None = None
     log_popularity: np.ndarray | None = None  # log1p of history interactions per item
     log_recent_popularity: np.ndarray | None = None  # the same over the latest 10% of time
@@ -70,6 +71,7 @@ class Engine:
         when it is wide enough for the retrieval settings; otherwise one is built.
         """
         config = config or EngineConfig()
+        data = attach_business(data)
         vectors = np.ascontiguousarray(scorer.item_vectors, dtype=np.float32)
         if len(vectors) != data.n_items:
             raise ValueError(f"the model has {len(vectors)} item vectors, the data "
@@ -78,7 +80,7 @@ class Engine:
         if "u" not in history.columns or "i" not in history.columns:
             history = history.assign(u=data.user_index(history["user_id"]),
                                      i=data.item_index(history["item_id"]))
-        extras = getattr(scorer, "extras", None) or {}
+        extras = scorer.extras
         if similar_table is None:
             similar_table = SimilarTable.from_extras(extras)
             if (similar_table is not None
@@ -95,60 +97,39 @@ class Engine:
         return cls(data, scorer, history, similar_table, index, config, vectors, reranker,
                    log_pop.astype(np.float64), log_recent.astype(np.float64))
 
-    @classmethod
-    def from_bundle(cls, path: str | Path, data: Dataset | None = None,
-                    history: pd.DataFrame | str = "all",
-                    config: EngineConfig | None = None) -> Engine:
-        """Load a saved model and its data (``metadata["data_source"]``).
+    # ----- what orders the list -------------------------------------------------------
+    @property
+    def served_objective(self) -> Objective:
+        """The order users are served, named for what it is (the audits' baseline)."""
+        if self.reranker is None:
+            return Objective(SERVED, "Ordered by the two-tower match score v_u·v_m (this model "
+                             "has no learned ranking stage)", "match score v_u·v_m")
+        top = sorted(self.reranker.importance().items(), key=lambda kv: -kv[1])[:3]
+        words = "; ".join(f"{FEATURE_WORDS[name]} ({share:.0%})" for name, share in top)
+        return Objective(SERVED, "Ordered by the learned ranking stage, a logistic model of "
+                         "how likely you are to watch and like each item next; its main "
+                         f"parameters by weight: {words}",
+                         "ranking-stage score (log-odds of watching and liking it next)")
 
-        Refuses a bundle trained on other data. Uses the bundle's similar table
-        when it has one. ``history="all"`` (serving) never re-recommends anything
-        a user rated; ``"train"`` reads only the protocol's train split (offline
-        evaluation); a DataFrame is used as given.
-        """
-        from .bundle import load_bundle
-        from .bundle_io import BundleError
-
-        bundle = load_bundle(path)
-        meta = bundle.metadata
-        if data is None:
-            from .data import load_source
-
-            data = load_source(meta["data_source"])
-        expected = meta.get("fingerprint")
-        if expected and expected != data.fingerprint:
-            raise BundleError(f"{path}: trained on other data (fingerprint {expected[:12]}..., "
-                              f"this data {data.fingerprint[:12]}...)")
-        if isinstance(history, str):
-            if history not in ("all", "train"):
-                raise ValueError(f"history must be 'all', 'train' or a DataFrame, "
-                                 f"got {history!r}")
-            if history == "train":
-                from .split import temporal_split
-
-                history = temporal_split(data.interactions).train
-            else:
-                history = data.interactions
-        return cls.build(data, bundle, history, config=config)
-
-    # ----- requests -------------------------------------------------------------------
-    def recommend(self, user_id: int, k: int = 10, policy: ContentPolicy | None = None,
-                  objective: Objective | None = None) -> RecommendationResult:
-        """Top ``k`` for a known user; KeyError names an unknown id."""
+    # ----- candidates ----------------------------------------------------------------
+    def candidates(self, user_id: int, policy: ContentPolicy | None = None) -> Candidates:
+        """A known user's candidates after retrieval and policy; KeyError names an unknown id."""
         u = int(self.data.user_index(user_id)[0])
+        return self.candidates_at(u, policy)
+
+    def candidates_at(self, u: int, policy: ContentPolicy | None = None) -> Candidates:
+        """:meth:`candidates` by dense user index (the audits iterate over indices)."""
         ctx, notes = self._user_context(u)
         v_u = np.asarray(self.scorer.user_vector(u), dtype=np.float32)
-        return self._answer(int(user_id), ctx, v_u, k, policy, objective, notes,
-                            self._user_bias(u))
+        return self._candidates(u, ctx, v_u, self.scorer.user_offset(u), policy, notes)
 
-    def recommend_new_user(self, profile: UserProfile, k: int = 10,
-                           policy: ContentPolicy | None = None,
-                           objective: Objective | None = None) -> RecommendationResult:
-        """Top ``k`` for a visitor described by ratings, liked genres and demographics.
+    def visitor_candidates(self, profile: UserProfile,
+                           policy: ContentPolicy | None = None) -> Candidates:
+        """A visitor's candidates: rated items seed the similar source, genres the genre one.
 
-        Rated items seed the similar source and are never returned; genres come
-        from the profile first, then from the rated items; with neither, the most
-        watched genres overall stand in, and the notes say so.
+        Rated items are never returned; genres come from the profile first, then
+        from the rated items; with neither, the most watched genres overall stand
+        in, and the notes say so.
         """
         cfg, index = self.config.retrieval, self.index
         rated = (self.data.item_index(list(profile.ratings)) if profile.ratings
@@ -170,9 +151,55 @@ class Engine:
                                None if region is None or pd.isna(region) else str(region),
                                rated)
         v_u = np.asarray(self.scorer.new_user_vector(profile), dtype=np.float32)
-        bias_of = getattr(self.scorer, "new_user_bias", None)
-        return self._answer(None, ctx, v_u, k, policy, objective, notes,
-                            bias_of(profile) if bias_of else 0.0)
+        return self._candidates(None, ctx, v_u, self.scorer.new_user_bias(profile), policy,
+                                notes)
+
+    # ----- requests -------------------------------------------------------------------
+    def recommend(self, user_id: int, k: int = 10, policy: ContentPolicy | None = None,
+                  objective: Objective | None = None) -> RecommendationResult:
+        """Top ``k`` for a known user (the served order unless an objective is given)."""
+        u = int(self.data.user_index(user_id)[0])
+        cands = self.candidates_at(u, policy)
+        without = (self.candidates_at(u, None)
+                   if policy is not None and not policy.is_empty else None)
+        return self.rank(cands, k, objective, int(user_id), without)
+
+    def recommend_new_user(self, profile: UserProfile, k: int = 10,
+                           policy: ContentPolicy | None = None,
+                           objective: Objective | None = None) -> RecommendationResult:
+        """Top ``k`` for a visitor described by ratings, liked genres and demographics."""
+        cands = self.visitor_candidates(profile, policy)
+        without = (self.visitor_candidates(profile, None)
+                   if policy is not None and not policy.is_empty else None)
+        return self.rank(cands, k, objective, None, without)
+
+    def recommend_topk_batch(self, user_idx, k: int = 10,
+                             policy: ContentPolicy | None = None,
+                             objective: Objective | None = None) -> list[np.ndarray]:
+        """Dense item indices of each user's top ``k``: the same order :meth:`recommend` gives."""
+        objective = objective or self.served_objective
+        out = []
+        for u in np.asarray(user_idx, dtype=np.int64).tolist():
+            cands = self.candidates_at(u, policy)
+            out.append(cands.items[rank_candidates(cands, k, objective)])
+        return out
+
+    def pair_ratings(self, user_idx, item_idx) -> np.ndarray:
+        """Predicted ratings of (user, item) pairs (dense indices), bias terms included.
+
+        The same :func:`~recengine.scoring.predict_ratings` serving uses, one
+        user at a time, so an audit's RMSE is the RMSE of the served predictions.
+        """
+        u = np.asarray(user_idx, np.int64)
+        i = np.asarray(item_idx, np.int64)
+        out = np.empty(len(u), np.float64)
+        order = np.argsort(u, kind="stable")
+        bounds = np.flatnonzero(np.diff(u[order])) + 1
+        for chunk in np.split(order, bounds) if len(u) else []:
+            user = int(u[chunk[0]])
+            out[chunk] = predict_ratings(self.scorer, self.scorer.user_vector(user),
+                                         self.scorer.user_offset(user), i[chunk])
+        return out
 
     def similar_items(self, item_id: int, n: int = 10) -> pd.DataFrame:
         """The ``n`` nearest items to one item, with squared distances."""
@@ -189,21 +216,6 @@ class Engine:
         return pd.DataFrame({"item_id": cat.item_ids[idx], "title": cat.titles[idx],
                              "genres": cat.genres[idx], "distance": dist.astype(float)})
 
-    def recommend_topk_batch(self, user_idx, k: int = 10,
-                             policy: ContentPolicy | None = None,
-                             objective: Objective | None = None) -> list[np.ndarray]:
-        """Dense item indices of each user's top ``k`` (offline evaluation)."""
-        out = []
-        for u in np.asarray(user_idx, dtype=np.int64).tolist():
-            ctx, _ = self._user_context(u)
-            v_u = np.asarray(self.scorer.user_vector(u), dtype=np.float32)
-            found = retrieve(ctx)
-            items, demoted, hits, _ = self._apply_policy(found.items, found.hits, policy)
-            objective_u = objective or self._stage_objective(ctx, v_u, items, hits)
-            out.append(rank_candidates(self.scorer, self.item_vectors, v_u, items, k,
-                                       demoted, objective_u).items)
-        return out
-
     def candidate_features(self, u: int) -> tuple[np.ndarray, np.ndarray]:
         """One user's retrieved candidates and the ranking stage's features for them."""
         ctx, _ = self._user_context(u)
@@ -211,7 +223,74 @@ class Engine:
         found = retrieve(ctx)
         return found.items, self._features(ctx, v_u, found.items, found.hits)
 
+    # ----- ranking into a result ------------------------------------------------------
+    def rank(self, cands: Candidates, k: int, objective: Objective | None = None,
+             user_id: int | None = None, without: Candidates | None = None
+             ) -> RecommendationResult:
+        """The top ``k`` of ``cands`` as a result: every item with its score and its why.
+
+        ``without`` (the same request with no policy) lets the result say which of
+        the policy's actions took an item out of the slots the user would have seen.
+        """
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        objective = objective or self.served_objective
+        scores = objective.scores(cands)
+        order = rank_order(scores, cands.items, cands.demoted, k)
+        parts = (self.reranker.contributions(cands.features[order])
+                 if objective.is_served and self.reranker is not None and len(order)
+                 else None)
+        cat = self.index.catalogue
+        out = []
+        for r, pos in enumerate(order.tolist(), start=1):
+            j = int(cands.items[pos])
+            why = (dict(zip(FEATURES, parts[r - 1].tolist(), strict=True))
+                   if parts is not None else None)
+            out.append(RankedItem(rank=r, item_id=int(cat.item_ids[j]), title=cat.titles[j],
+                                  genres=cat.genres[j], score=float(scores[pos]),
+                                  predicted_rating=float(cands.ratings[pos]),
+                                  sources=cands.hits[pos], demoted_by=cands.demoted_by.get(j),
+                                  contributions=why))
+        displaced: list = []
+        if without is not None and cands.actions:
+            shown = set(cat.item_ids[without.items[rank_candidates(without, k, objective)]]
+                        .tolist())
+            displaced = [a for a in cands.actions if a.item_id in shown]
+        counts = dict(cands.retrieved.stage_counts)
+        counts["after_policy"] = len(cands.items)
+        counts["returned"] = len(out)
+        notes = list(cands.notes)
+        if cands.retrieved.skipped:
+            notes += [f"{name} source skipped: {why}"
+                      for name, why in cands.retrieved.skipped.items()]
+        if len(out) < k:
+            notes.append(f"only {len(out)} candidates survived retrieval and policy (k={k})")
+        return RecommendationResult(
+            user_id=user_id, items=out, filtered=list(cands.actions),
+            stage_counts=counts, skipped_sources=dict(cands.retrieved.skipped), notes=notes,
+            objective=objective.name, ordering_rule=objective.rule,
+            score_meaning=objective.score_meaning,
+            intercept=(self.reranker.bias if parts is not None else None),
+            displaced=displaced)
+
     # ----- internals ------------------------------------------------------------------
+    def _candidates(self, u: int | None, ctx: RetrievalContext, v_u: np.ndarray,
+                    user_bias: float, policy: ContentPolicy | None,
+                    notes: list[str]) -> Candidates:
+        found = retrieve(ctx)
+        items, demoted_mask, hits, (actions, demoted) = self._apply_policy(
+            found.items, found.hits, policy)
+        dots = (self.item_vectors[items] @ v_u).astype(np.float64)
+        ratings = predict_ratings(self.scorer, v_u, user_bias, items)
+        features = None
+        served = dots
+        if self.reranker is not None and len(items):
+            features = self._features(ctx, v_u, items, hits)
+            served = self.reranker.score(features)
+        return Candidates(u, v_u, float(user_bias), items, hits, demoted_mask, demoted,
+                          actions, dots, ratings, np.asarray(served, np.float64), features,
+                          found, list(notes))
+
     def _features(self, ctx: RetrievalContext, v_u: np.ndarray, items: np.ndarray,
                   hits: list) -> np.ndarray:
         cat = self.index.catalogue
@@ -220,37 +299,16 @@ class Engine:
         dots = self.item_vectors[items] @ v_u
         gm = self.index.genre_matrix
         taste = gm[ctx.watched].mean(axis=0) if len(ctx.watched) else np.zeros(gm.shape[1])
-        item_bias = getattr(self.scorer, "item_bias", None)
         recent = self.item_vectors[ctx.watched[:50]].mean(axis=0) if len(ctx.watched) \
             else np.zeros(self.item_vectors.shape[1], np.float32)
         recent = recent / max(float(np.linalg.norm(recent)), 1e-9)
         cowatch = self.index.cowatch
         affinity = (cowatch.affinity(ctx.watched[:50], items) if cowatch is not None
                     else np.zeros(len(items)))
-        columns = np.c_[self.log_popularity[items],
-                        item_bias[items] if item_bias is not None else np.zeros(len(items)),
+        columns = np.c_[self.log_popularity[items], self.scorer.item_bias[items],
                         gm[items] @ taste, self.log_recent_popularity[items],
                         self.item_vectors[items] @ recent, affinity]
         return candidate_features(dots, hits, position, columns)
-
-    def _stage_objective(self, ctx: RetrievalContext, v_u: np.ndarray, items: np.ndarray,
-                         hits: list) -> Objective | None:
-        """The learned ranking stage as an objective over these candidates (or None)."""
-        if self.reranker is None or not len(items):
-            return None
-        scores = self.reranker.score(self._features(ctx, v_u, items, hits))
-        by_item = dict(zip(items.tolist(), scores.tolist(), strict=True))
-        return Objective("rating", lambda _v, cand: np.array([by_item[j] for j in cand]))
-
-    def _user_bias(self, u: int) -> float:
-        biases = getattr(self.scorer, "user_bias", None)
-        return float(biases[u]) if biases is not None else 0.0
-
-    def _ratings(self, items: np.ndarray, dots: np.ndarray, user_bias: float) -> np.ndarray:
-        """Predicted ratings with the rating head's bias terms when the model has them."""
-        if hasattr(self.scorer, "item_bias"):
-            return self.scorer.to_rating(dots, item_idx=items, user_bias=user_bias)
-        return self.scorer.to_rating(dots)
 
     def _user_context(self, u: int) -> tuple[RetrievalContext, list[str]]:
         index, cfg = self.index, self.config.retrieval
@@ -273,36 +331,3 @@ class Engine:
         hits = [h for h, ok in zip(hits, keep.tolist(), strict=True) if ok]
         demoted_mask = np.fromiter((j in demoted for j in items.tolist()), bool, len(items))
         return items, demoted_mask, hits, (actions, demoted)
-
-    def _answer(self, user_id: int | None, ctx: RetrievalContext, v_u: np.ndarray, k: int,
-                policy: ContentPolicy | None, objective: Objective | None,
-                notes: list[str], user_bias: float = 0.0) -> RecommendationResult:
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        found = retrieve(ctx)
-        items, demoted_mask, hits, (actions, demoted) = self._apply_policy(
-            found.items, found.hits, policy)
-        stage = objective or self._stage_objective(ctx, v_u, items, hits)
-        ranked = rank_candidates(self.scorer, self.item_vectors, v_u, items, k,
-                                 demoted_mask, stage)
-        ranked.ratings = self._ratings(ranked.items, self.item_vectors[ranked.items] @ v_u,
-                                       user_bias)
-        hits_of = dict(zip(items.tolist(), hits, strict=True))
-        cat = self.index.catalogue
-        out = [RankedItem(rank=r, item_id=int(cat.item_ids[j]), title=cat.titles[j],
-                          genres=cat.genres[j], score=float(s), predicted_rating=float(p),
-                          sources=hits_of[j], demoted_by=demoted.get(j))
-               for r, (j, s, p) in enumerate(zip(ranked.items.tolist(), ranked.scores.tolist(),
-                                                 ranked.ratings.tolist(), strict=True), start=1)]
-        counts = dict(found.stage_counts)
-        counts["after_policy"] = len(items)
-        counts["returned"] = len(out)
-        notes = list(notes)
-        if found.skipped:
-            notes += [f"{name} source skipped: {why}" for name, why in found.skipped.items()]
-        if len(out) < k:
-            notes.append(f"only {len(out)} candidates survived retrieval and policy (k={k})")
-        return RecommendationResult(user_id=user_id, items=out, filtered=actions,
-                                    stage_counts=counts, skipped_sources=dict(found.skipped),
-                                    notes=notes,
-                                    objective=objective.name if objective else "rating")

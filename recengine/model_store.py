@@ -14,27 +14,27 @@ yields leak-free figures in :func:`evaluate_bundle`.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from .bundle import ModelBundle, load_bundle, save_bundle
 from .bundle_io import BundleError
-from .engine import Engine
+from .cf import train_cf
+from .config import TrainConfig
+from .evaluation.protocol import System, run_protocol
+from .evaluation.systems import cf_system, engine_system
+from .fit import train_two_tower
 from .schema import Dataset
+from .serving import TRAINED_ON, protocol_engine
 from .split import temporal_split
-from .training import Progress, TrainConfig, train_two_tower
+from .training import Progress
 
 ENV_HOME = "RECENGINE_HOME"
 ENV_TRAIN = "RECENGINE_TRAIN"
 DEFAULT_HOME = Path(".cache/recengine/models")
-#: what the store trains on; saved in the bundle so evaluation can check it
-TRAINED_ON = "protocol-train-split"
 
 
 def default_root() -> Path:
@@ -117,64 +117,37 @@ class ModelStore:
         return bundle
 
 
-def engine_for(data: Dataset, bundle: ModelBundle, refresh_users: bool = True) -> Engine:
-    """A serving engine: reads every rating, so nothing a user rated is recommended again.
-
-    With ``refresh_users`` the users' vectors are recomputed from all their
-    ratings (on a copy: the bundle itself keeps its train-only vectors, which
-    :func:`evaluate_bundle` needs to stay leak-free).
-    """
-    scorer = bundle
-    if refresh_users:
-        scorer = dataclasses.replace(bundle)
-        scorer.refresh_users(data.users, data.interactions)
-    return Engine.build(data, scorer, history=data.interactions)
-
-
 def evaluate_bundle(data: Dataset, bundle: ModelBundle, include_pipeline: bool = True,
                     include_baselines: bool = True, extra_systems: dict | None = None) -> dict:
     """The protocol's figures for this very bundle beside the baselines (one run).
 
     The bundle was trained on the protocol's train split, so scoring it on the
-    test split is leak-free; the fit callables check that split has the size
-    the bundle was trained on rather than trusting it.
+    test split is leak-free; :func:`~recengine.serving.protocol_engine` checks the
+    split has the size the bundle was trained on rather than trusting it.
     """
-    from .evaluation.protocol import System, run_protocol
+    if bundle.metadata.get("trained_on") != TRAINED_ON:
+        raise ValueError("this bundle was not trained on the protocol's train split of "
+                         "this data; its figures would leak")
+    engine = protocol_engine(data, bundle)
 
-    expected = bundle.metadata.get("train_interactions")
-
-    def check(train: pd.DataFrame) -> None:
-        if bundle.metadata.get("trained_on") != TRAINED_ON or expected != len(train):
-            raise ValueError("this bundle was not trained on the protocol's train split of "
-                             "this data; its figures would leak")
-
-    def two_tower(train: pd.DataFrame, train_data: Dataset) -> System:
-        check(train)
+    def two_tower(train, train_data) -> System:
+        engine_system(engine)(train, train_data)  # the same leak check as the pipeline's
         return System("two_tower", score_fn=bundle.scores_for_users,
-                      predict_fn=bundle.predict)
-
-    def pipeline(train: pd.DataFrame, train_data: Dataset) -> System:
-        check(train)
-        engine = Engine.build(data, bundle, history=train)
-        return System("pipeline", topk_fn=engine.recommend_topk_batch)
+                      predict_fn=engine.pair_ratings)
 
     systems = {"two_tower": two_tower}
     if include_pipeline:
-        systems["pipeline"] = pipeline
+        systems["pipeline"] = engine_system(engine)
     systems.update(extra_systems or {})
     return run_protocol(data, systems, include_baselines=include_baselines)
 
 
 def train_cf_model(data: Dataset, config=None):
     """Collaborative filtering (rating variant) on the train split: for related items."""
-    from .cf import train_cf
-
     return train_cf(data, temporal_split(data.interactions).train, config)
 
 
 def evaluate_with_cf(data: Dataset, bundle: ModelBundle, cf_config=None) -> dict:
     """Two-tower and collaborative filtering in one protocol run (same split, side by side)."""
-    from .evaluation.systems import cf_system
-
     return evaluate_bundle(data, bundle, include_pipeline=False, include_baselines=True,
                            extra_systems={"cf": cf_system(cf_config)})

@@ -1,10 +1,12 @@
-"""Ranking: score the retrieved candidates with the model, keep the top K.
+"""Ranking: order one request's candidates by an objective, keep the top K.
 
-``v_m`` is precomputed, ``v_u`` computed once per request, so ranking is one
-matrix-vector product over a few hundred candidates. The objective is a choice
-(the course's ethics section): the default ranks by the model's predicted
-rating; an :class:`Objective` swaps in another score (engagement, profit) so the
-audits can show what changes, while the predicted rating is still reported.
+The served order is an objective of its own (``Objective.score_fn is None``:
+sort by ``Candidates.served``, the learned ranking stage), named for what it
+is. Predicted rating, engagement, profit and blends are alternatives built the
+same way (:mod:`recengine.objectives`), so the audits compare them with the
+served list over the very same candidates. Each objective carries its ordering
+rule in plain words and the meaning of its score, because a list must say what
+ordered it (EU DSA Art. 27) and each item shows the score that placed it.
 """
 
 from __future__ import annotations
@@ -14,50 +16,56 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scoring import Scorer
+from .candidates import Candidates
 
-ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+ScoreFn = Callable[[Candidates], np.ndarray]
+SERVED = "served"
 
 
 @dataclass(frozen=True)
 class Objective:
-    """What ranking maximises: ``score_fn(v_u, candidate_idx) -> scores``."""
+    """What an ordering maximises, in words and as a score over one request's candidates."""
 
-    name: str = "rating"
-    score_fn: ScoreFn | None = None  # None: the dot product v_u · v_m
+    name: str
+    rule: str  # "Ordered by ..." as the person receiving the list reads it
+    score_meaning: str  # what the number beside each item is
+    score_fn: ScoreFn | None = None  # None: the served score (Candidates.served)
+
+    @property
+    def is_served(self) -> bool:
+        return self.score_fn is None
+
+    def scores(self, cands: Candidates) -> np.ndarray:
+        """This objective's score for every candidate (float64, parallel to items)."""
+        if self.score_fn is None:
+            return np.asarray(cands.served, np.float64)
+        scores = np.asarray(self.score_fn(cands), dtype=np.float64)
+        if scores.shape != cands.items.shape:
+            raise ValueError(f"objective {self.name!r} returned shape {scores.shape}, "
+                             f"expected {cands.items.shape}")
+        return scores
 
 
-@dataclass
-class Ranked:
-    """The chosen candidates in rank order (dense indices) and their figures."""
-
-    items: np.ndarray
-    scores: np.ndarray
-    ratings: np.ndarray
-    demoted: np.ndarray  # bool, parallel to items
+def predicted_rating_objective() -> Objective:
+    """Order by the predicted rating (bias terms included): the seeds' ranking."""
+    return Objective("rating", "Ordered by predicted rating: the rating we expect you to give",
+                     "predicted rating", lambda c: c.ratings)
 
 
-def rank_candidates(scorer: Scorer, item_vectors: np.ndarray, v_u: np.ndarray,
-                    candidates: np.ndarray, k: int, demoted: np.ndarray | None = None,
-                    objective: Objective | None = None) -> Ranked:
-    """Top ``k`` candidates by score; demoted ones after all others.
+def rank_order(scores: np.ndarray, items: np.ndarray, demoted: np.ndarray, k: int
+               ) -> np.ndarray:
+    """Positions of the top ``k``: highest score first, demoted ones after all others.
 
     Ties break on the lower item index, so the same request gives the same list.
     """
-    candidates = np.asarray(candidates, dtype=np.int64)
-    demoted = np.zeros(len(candidates), bool) if demoted is None else np.asarray(demoted, bool)
-    dots = item_vectors[candidates] @ np.asarray(v_u, dtype=item_vectors.dtype)
-    if objective is not None and objective.score_fn is not None:
-        scores = np.asarray(objective.score_fn(v_u, candidates), dtype=np.float64)
-        if scores.shape != candidates.shape:
-            raise ValueError(f"objective {objective.name!r} returned shape {scores.shape}, "
-                             f"expected {candidates.shape}")
-    else:
-        scores = dots.astype(np.float64)
-    order = np.lexsort((candidates, -scores, demoted))[:max(int(k), 0)]
-    chosen = candidates[order]
-    ratings = np.asarray(scorer.to_rating(dots[order]), dtype=np.float64)
-    return Ranked(chosen, scores[order], ratings, demoted[order])
+    order = np.lexsort((np.asarray(items), -np.asarray(scores, np.float64),
+                        np.asarray(demoted, bool)))
+    return order[:max(int(k), 0)]
+
+
+def rank_candidates(cands: Candidates, k: int, objective: Objective) -> np.ndarray:
+    """Positions (into ``cands.items``) of the top ``k`` under ``objective``."""
+    return rank_order(objective.scores(cands), cands.items, cands.demoted, k)
 
 
 def score_all(item_vectors: np.ndarray, v_u: np.ndarray, k: int,

@@ -15,12 +15,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .logistic import fit_logistic
 from .results import SourceHit
 
 FEATURES = ("dot", "sim_count", "sim_best", "sim_sum", "sim_recent", "genre_inv_rank",
             "region_inv_rank", "log_popularity", "item_bias", "genre_affinity",
             "log_recent_popularity", "history_similarity", "cowatch_hits",
             "cowatch_affinity")
+#: each feature in plain words (the statement, the card and the pages show these)
+FEATURE_WORDS = {
+    "dot": "the two-tower match score v_u·v_m",
+    "sim_count": "how many of your last watched items it is similar to",
+    "sim_best": "how similar it is to the closest of your last watched items",
+    "sim_sum": "its summed similarity to your last watched items",
+    "sim_recent": "how recently you watched an item it is similar to",
+    "genre_inv_rank": "its rank in the top list of one of your genres",
+    "region_inv_rank": "its rank in the top list of your region (or overall)",
+    "log_popularity": "how many people watched it",
+    "item_bias": "how much higher than average it tends to be rated",
+    "genre_affinity": "how much you watch its genres",
+    "log_recent_popularity": "how many people watched it recently",
+    "history_similarity": "its similarity to the mean of your recent items",
+    "cowatch_hits": "how many of your last watched items it is often watched with",
+    "cowatch_affinity": "how often it is watched together with your recent items",
+}
 
 
 def candidate_features(dots: np.ndarray, hits: list[list[SourceHit]],
@@ -70,6 +88,24 @@ class Reranker:
     def score(self, features: np.ndarray) -> np.ndarray:
         return ((features - self.mean) / self.std) @ self.weights + self.bias
 
+    def contributions(self, features: np.ndarray) -> np.ndarray:
+        """(n, len(FEATURES)) exact parts of each score: weight x standardised value.
+
+        Each row plus :attr:`bias` sums to :meth:`score`: because the stage is
+        logistic, this is the whole "why" of the order, not an approximation.
+        """
+        return ((np.atleast_2d(features) - self.mean) / self.std) * self.weights
+
+    def importance(self) -> dict[str, float]:
+        """Each feature's share of the summed absolute weights (per standard deviation).
+
+        The "relative importance" of the main parameters that the EU DSA
+        (Art. 27) asks a recommender to state; sums to 1.
+        """
+        a = np.abs(self.weights)
+        total = float(a.sum()) or 1.0
+        return dict(zip(FEATURES, (a / total).tolist(), strict=True))
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"reranker_mean": self.mean, "reranker_std": self.std,
                 "reranker_weights": self.weights,
@@ -88,21 +124,9 @@ class Reranker:
         return dict(zip(FEATURES, self.weights.round(4).tolist(), strict=True))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 25
-                 ) -> Reranker:
-    """L2-regularised logistic regression by Newton's method: few features, exact."""
+def fit_reranker(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> Reranker:
+    """Standardise the features, then one L2-regularised logistic regression."""
     mean = x.mean(axis=0)
     std = np.maximum(x.std(axis=0), 1e-9)
-    z = np.c_[(x - mean) / std, np.ones(len(x))]
-    w = np.zeros(z.shape[1])
-    reg = np.full(z.shape[1], l2)
-    reg[-1] = 0.0  # no penalty on the intercept
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        grad = z.T @ (p - y) + reg * w
-        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return Reranker(mean, std, w[:-1], float(w[-1]))
+    weights, bias = fit_logistic((x - mean) / std, y, l2, iterations=25, tol=1e-8)
+    return Reranker(mean, std, weights, bias)

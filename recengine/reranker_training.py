@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .config import TrainConfig
 from .engine import Engine, EngineConfig
-from .reranker import Reranker, fit_logistic
+from .reranker import Reranker, fit_reranker
 from .schema import Dataset
 from .split import temporal_split
+from .training import Progress, train_towers
 
 
 @dataclass
@@ -29,15 +31,15 @@ class RerankerConfig:
     seed: int = 0
 
 
-def fit_pipeline_reranker(data: Dataset, train: pd.DataFrame, train_config=None,
+def fit_pipeline_reranker(data: Dataset, train: pd.DataFrame,
+                          train_config: TrainConfig | None = None,
                           engine_config: EngineConfig | None = None,
-                          config: RerankerConfig | None = None, progress=None) -> Reranker:
+                          config: RerankerConfig | None = None,
+                          progress: Progress | None = None) -> Reranker:
     """Train an inner model on the earlier part of train; learn the stage on the rest."""
-    from .training import train_two_tower
-
     cfg = config or RerankerConfig()
     inner = temporal_split(train, cfg.inner_fraction)
-    bundle = train_two_tower(data, inner.train, train_config, progress=progress)
+    bundle = train_towers(data, inner.train, train_config, progress=progress)
     engine = Engine.build(data, bundle, history=inner.train, config=engine_config)
     relevant = (inner.test[inner.test["rating"] >= cfg.threshold]
                 .groupby("u")["i"].apply(lambda s: s.to_numpy()).to_dict())
@@ -53,5 +55,4 @@ def fit_pipeline_reranker(data: Dataset, train: pd.DataFrame, train_config=None,
             ys.append(np.isin(items, relevant[u]).astype(np.float64))
     if not xs or not np.concatenate(ys).any():
         raise ValueError("no relevant candidate to learn the ranking stage from")
-    return fit_logistic(np.vstack(xs), np.concatenate(ys), cfg.l2)
-
+    return fit_reranker(np.vstack(xs), np.concatenate(ys), cfg.l2)

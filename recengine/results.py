@@ -56,10 +56,13 @@ class RankedItem:
     item_id: int
     title: str
     genres: str
-    score: float  # raw v_u · v_m (or the active objective's score)
-    predicted_rating: float  # in rating units
+    score: float  # the score that placed it: see RecommendationResult.score_meaning
+    predicted_rating: float  # in rating units, the rating head's bias terms included
     sources: list[SourceHit]
     demoted_by: str | None = None
+    #: served by the learned ranking stage: each feature's exact part of ``score``
+    #: (weight x standardised value); with the result's ``intercept`` they sum to it
+    contributions: dict[str, float] | None = None
 
 
 @dataclass
@@ -74,7 +77,16 @@ class RecommendationResult:
     skipped_sources: dict[str, str] = field(default_factory=dict)
     #: plain-language notes, e.g. "no history: genre and region sources only"
     notes: list[str] = field(default_factory=list)
-    objective: str = "rating"
+    #: "served" (the order users get) or the alternative objective that ordered it
+    objective: str = "served"
+    #: the ordering rule in plain words, e.g. "Ordered by the learned ranking stage ..."
+    ordering_rule: str = ""
+    #: what each item's ``score`` means, e.g. "predicted rating"
+    score_meaning: str = ""
+    #: the ranking stage's intercept when ``contributions`` are given
+    intercept: float | None = None
+    #: the policy actions that took an item out of the slots this list would have shown
+    displaced: list[PolicyAction] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per returned item with provenance as text: the CSV download."""
@@ -83,14 +95,14 @@ class RecommendationResult:
             rows.append({
                 "rank": it.rank, "item_id": it.item_id, "title": it.title,
                 "genres": it.genres, "predicted_rating": round(it.predicted_rating, 3),
-                "score": round(it.score, 5),
+                "score": round(it.score, 5), "score_meaning": self.score_meaning,
                 "sources": "|".join(sorted({h.source for h in it.sources})),
                 "why": "; ".join(h.describe() for h in it.sources),
                 "demoted_by": it.demoted_by or "",
             })
         return pd.DataFrame(rows, columns=["rank", "item_id", "title", "genres",
-                                           "predicted_rating", "score", "sources", "why",
-                                           "demoted_by"])
+                                           "predicted_rating", "score", "score_meaning",
+                                           "sources", "why", "demoted_by"])
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -75,6 +75,8 @@ class Dataset:
     simulated: frozenset[str] = field(default_factory=frozenset)
     #: human-readable notes from loading (e.g. duplicates dropped).
     notes: list[str] = field(default_factory=list)
+    #: how a simulated column was made, e.g. {"items.labels": "simulated here: ..."}
+    provenance: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.items = self.items.reset_index(drop=True)
@@ -182,4 +184,20 @@ class Dataset:
                        interactions[list(INTERACTION_REQUIRED)].copy(),
                        name=self.name, source=self.source, license=self.license,
                        rating_scale=self.rating_scale, simulated=self.simulated,
-                       notes=list(self.notes))
+                       notes=list(self.notes), provenance=dict(self.provenance))
+
+    def replace_items(self, items: pd.DataFrame, simulated: set[str] = frozenset(),
+                      provenance: dict[str, str] | None = None) -> Dataset:
+        """The same users and interactions with another item table (same rows, more columns).
+
+        ``simulated`` names columns that join :attr:`simulated`; the interactions
+        keep their dense indices because the catalogue order does not change.
+        """
+        if not np.array_equal(items["item_id"].to_numpy(), self.items["item_id"].to_numpy()):
+            raise ValueError("replace_items keeps the catalogue: same item ids, same order")
+        return Dataset(items, self.users, self.interactions[list(INTERACTION_REQUIRED)].copy(),
+                       name=self.name, source=self.source, license=self.license,
+                       rating_scale=self.rating_scale,
+                       simulated=frozenset(self.simulated | set(simulated)),
+                       notes=list(self.notes),
+                       provenance=dict(self.provenance if provenance is None else provenance))

@@ -31,19 +31,50 @@ class UserProfile:
 
 @runtime_checkable
 class Scorer(Protocol):
-    """A trained model as the pipeline sees it."""
+    """A trained model as the pipeline sees it: the complete protocol, no probing.
+
+    Every member is required, so the engine never asks "does this model have
+    biases?": a model without a rating head's bias terms returns zeros, one
+    without saved extras an empty dict.
+    """
 
     #: (n_items, d) float32, catalogue order, L2-normalised rows.
     item_vectors: np.ndarray
+    #: (n_items,) the rating head's item bias (zeros when the model has none).
+    item_bias: np.ndarray
+    #: arrays saved with the model: the similar table, the ranking stage ({} if none).
+    extras: dict
+    #: what the model says about itself (kind, config, training figures; {} if none).
+    metadata: dict
 
     def user_vector(self, user_idx: int) -> np.ndarray:
         """``v_u`` (d,) for an existing user (dense index)."""
 
+    def user_offset(self, user_idx: int) -> float:
+        """The rating head's bias for an existing user (0.0 without bias terms)."""
+
     def new_user_vector(self, profile: UserProfile) -> np.ndarray:
         """``v_u`` (d,) for a visitor described by a profile."""
 
-    def to_rating(self, scores: np.ndarray) -> np.ndarray:
-        """Map raw scores ``v_u · v_m`` to predicted ratings in rating units."""
+    def new_user_bias(self, profile: UserProfile) -> float:
+        """The rating head's bias for a visitor (0.0 without bias terms)."""
+
+    def to_rating(self, scores: np.ndarray, item_idx: np.ndarray,
+                  user_bias: float | np.ndarray) -> np.ndarray:
+        """Raw ``v_u · v_m`` of (user, item) pairs -> predicted ratings, bias terms included."""
+
+
+def predict_ratings(scorer: Scorer, v_u: np.ndarray, user_bias: float,
+                    items: np.ndarray) -> np.ndarray:
+    """The one rating prediction: one user's vector and bias against some items.
+
+    Serving, ranking, the audits, the report and the pages all call this (or
+    :meth:`recengine.engine.Engine.pair_ratings`, which calls it per user), so a
+    predicted rating means the same number everywhere.
+    """
+    items = np.asarray(items, np.int64)
+    dots = scorer.item_vectors[items] @ np.asarray(v_u, scorer.item_vectors.dtype)
+    return np.asarray(scorer.to_rating(dots.astype(np.float64), items, user_bias), np.float64)
 
 
 @dataclass
@@ -58,9 +89,21 @@ class VectorScorer:
     rating_scale: tuple[float, float] = (0.5, 5.0)
     #: catalogue item ids in row order: needed to place a visitor's rated items
     item_ids: np.ndarray | None = None
+    extras: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=lambda: {"kind": "vectors"})
+
+    @property
+    def item_bias(self) -> np.ndarray:
+        return np.zeros(len(self.item_vectors), np.float32)
 
     def user_vector(self, user_idx: int) -> np.ndarray:
         return self.user_vectors[int(user_idx)]
+
+    def user_offset(self, user_idx: int) -> float:
+        return 0.0
+
+    def new_user_bias(self, profile: UserProfile) -> float:
+        return 0.0
 
     def new_user_vector(self, profile: UserProfile) -> np.ndarray:
         """Mean vector of the rated items (of the whole catalogue with no ratings)."""
@@ -76,7 +119,8 @@ class VectorScorer:
             v = self.item_vectors[[pos[int(i)] for i in profile.ratings]].mean(axis=0)
         return v / max(float(np.linalg.norm(v)), 1e-12)
 
-    def to_rating(self, scores: np.ndarray) -> np.ndarray:
+    def to_rating(self, scores: np.ndarray, item_idx=None, user_bias=0.0) -> np.ndarray:
+        """A linear map of the score onto the scale (no bias terms: they are zero)."""
         lo, hi = self.rating_scale
         return lo + (np.clip(scores, -1, 1) + 1) / 2 * (hi - lo)
 

@@ -17,45 +17,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import pandas as pd
 
 from .bundle import ModelBundle
-from .features import FeatureConfig, fit_feature_spec, history_matrix, item_rows
-from .model import ModelConfig, build_two_tower
+from .config import TrainConfig
+from .features import fit_feature_spec, history_matrix, item_rows
+from .model import build_two_tower
 from .schema import Dataset
 from .split import validation_split
 
 #: progress(event) with keys: epoch, epochs, step, steps, loss (and val_loss at epoch end)
 Progress = Callable[[dict], None]
-
-
-@dataclass
-class TrainConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    epochs: int = 20
-    batch_size: int = 512
-    learning_rate: float = 2e-3
-    patience: int = 3  # epochs without val improvement before stopping
-    validation_fraction: float = 0.1
-    seed: int = 0
-    similar_neighbours: int = 20
-    #: after the towers stop improving, fit only the rating head this many more
-    #: epochs (multitask with rating_stop_gradient: the head has its own optimum)
-    rating_head_epochs: int = 20
-    #: also learn the pipeline's ranking stage (recengine.reranker): trains a second,
-    #: inner model on the earlier part of train, so it roughly doubles training time
-    ranking_stage: bool = True
-
-    def __post_init__(self):
-        if isinstance(self.model, dict):
-            self.model = ModelConfig(**self.model)
-        if isinstance(self.features, dict):
-            self.features = FeatureConfig(**self.features)
 
 
 @dataclass
@@ -162,9 +138,13 @@ def prepare_arrays(data: Dataset, train: pd.DataFrame, cfg: TrainConfig):
     return spec, arrays
 
 
-def train_two_tower(data: Dataset, train: pd.DataFrame, config: TrainConfig | None = None,
-                    progress: Progress | None = None, verbose: int = 0) -> ModelBundle:
-    """Fit features and the two towers on ``train``; return a ready-to-serve bundle."""
+def train_towers(data: Dataset, train: pd.DataFrame, config: TrainConfig | None = None,
+                 progress: Progress | None = None, verbose: int = 0) -> ModelBundle:
+    """Fit features, the two towers and the rating head on ``train``; no ranking stage.
+
+    :func:`recengine.fit.train_two_tower` adds the learned ranking stage on top;
+    it lives above both training and serving because fitting it runs the engine.
+    """
     cfg = config or TrainConfig()
     if len(train) == 0:
         raise ValueError("no training interactions")
@@ -208,27 +188,7 @@ def train_two_tower(data: Dataset, train: pd.DataFrame, config: TrainConfig | No
             and cfg.rating_head_epochs and val is not None):
         history["rating_head_val_loss"] = _fit_rating_head(model, batches, val, cfg)
     seconds = time.perf_counter() - start
-    bundle = ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds)
-    if cfg.ranking_stage:
-        _attach_ranking_stage(bundle, data, train, cfg)
-        bundle.metadata["train_seconds"] = time.perf_counter() - start
-    return bundle
-
-
-def _attach_ranking_stage(bundle: ModelBundle, data: Dataset, train: pd.DataFrame,
-                          cfg: TrainConfig) -> None:
-    """Fit the ranking stage on an inner split of ``train``; store it in the bundle."""
-    from dataclasses import replace
-
-    from .reranker_training import fit_pipeline_reranker
-
-    try:
-        stage = fit_pipeline_reranker(data, train, replace(cfg, ranking_stage=False))
-    except ValueError as exc:  # too little data for an inner split: rank by v_u · v_m
-        bundle.metadata["ranking_stage"] = {"skipped": str(exc)}
-        return
-    bundle.extras.update(stage.to_arrays())
-    bundle.metadata["ranking_stage"] = stage.explain()
+    return ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds)
 
 
 def _fit_rating_head(model, batches, val, cfg: TrainConfig) -> list[float]:

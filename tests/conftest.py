@@ -39,8 +39,8 @@ def ml_100k_fixture_path() -> Path:
 @pytest.fixture(scope="session")
 def small_trained():
     """(data, bundle): 150 synthetic users, 300 items, a quick model trained once."""
+    from recengine.fit import train_two_tower
     from recengine.split import temporal_split
-    from recengine.training import train_two_tower
     from tests.factories import SMALL_TRAINING
 
     data = make_synthetic(SyntheticConfig(n_users=150, n_items=300, seed=0))

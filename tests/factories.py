@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recengine.config import TrainConfig
 from recengine.model import ModelConfig, TowerConfig
 from recengine.schema import Dataset
-from recengine.training import TrainConfig
 
 #: a small, quick two-tower for tests that need a trained model, not a good one
 SMALL_TRAINING = TrainConfig(epochs=3, batch_size=256, model=ModelConfig(

@@ -16,9 +16,9 @@ from audits.content_filter import (
 from audits.objectives import OBJECTIVES, ObjectiveAuditConfig, objective_model
 from recengine.data.synthetic import SyntheticConfig, make_synthetic
 from recengine.engine import Engine
+from recengine.fit import train_two_tower
 from recengine.policy import ContentPolicy
 from recengine.split import temporal_split
-from recengine.training import train_two_tower
 from tests.factories import SMALL_TRAINING
 
 CFG = ObjectiveAuditConfig(n_users=150, k=10)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from audits.business import business_attributes, flagged_mask, simulate_column, unit_profit
 
 from audits.bias import catalogue_coverage, exposure_counts, gini, intra_list_diversity, jaccard
-from audits.business import business_attributes, flagged_mask, simulate_column, unit_profit
 from audits.objectives import (
     OBJECTIVES,
     ObjectiveAuditConfig,

@@ -13,9 +13,10 @@ from recengine.cli import main
 def model_dir(tmp_path_factory):
     """A two-tower bundle trained for one epoch on small synthetic data."""
     from recengine.bundle import save_bundle
+    from recengine.config import TrainConfig
     from recengine.data import load_source
+    from recengine.fit import train_two_tower
     from recengine.split import temporal_split
-    from recengine.training import TrainConfig, train_two_tower
 
     data = load_source("synthetic:users=60,items=120,seed=3")
     bundle = train_two_tower(data, temporal_split(data.interactions).train,

@@ -81,7 +81,7 @@ def test_a_new_visitor_profile_has_the_same_width_as_known_users():
 def test_the_package_exports_its_public_api():
     import recengine
     from recengine.engine import Engine
-    from recengine.training import train_two_tower
+    from recengine.fit import train_two_tower
 
     assert recengine.Engine is Engine
     assert recengine.train_two_tower is train_two_tower

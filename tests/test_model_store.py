@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from recengine.config import TrainConfig
 from recengine.data.synthetic import SyntheticConfig, make_synthetic
 from recengine.model import ModelConfig, TowerConfig
 from recengine.model_store import ModelStore, demo_train_config, engine_for, evaluate_bundle
-from recengine.training import TrainConfig
 
 TINY = TowerConfig(hidden=(32,))
 

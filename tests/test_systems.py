@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from recengine.cf import CFConfig
+from recengine.config import TrainConfig
 from recengine.evaluation import evaluate_cold_items, run_protocol
 from recengine.evaluation import systems as systems_mod
 from recengine.evaluation.systems import (
@@ -30,7 +31,6 @@ from recengine.evaluation.tradeoff import (
 )
 from recengine.scoring import VectorScorer
 from recengine.split import temporal_split
-from recengine.training import TrainConfig
 
 FAST = TrainConfig(epochs=1, batch_size=256)
 FAST_CF = CFConfig(epochs=5, n_features=8)

@@ -7,11 +7,12 @@ import pytest
 
 from recengine.bundle import load_bundle, save_bundle
 from recengine.bundle_io import BundleError
+from recengine.config import TrainConfig
 from recengine.data.synthetic import SyntheticConfig, make_synthetic
+from recengine.fit import train_two_tower
 from recengine.model import ModelConfig, TowerConfig
 from recengine.scoring import Scorer, UserProfile
 from recengine.split import temporal_split
-from recengine.training import TrainConfig, train_two_tower
 
 SMALL = TowerConfig(hidden=(64, 32))
 

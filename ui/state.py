@@ -36,7 +36,7 @@ from recengine.model_store import (
 from recengine.policy import ContentPolicy
 from recengine.projection import Projection, pca_2d
 from recengine.schema import DataError, Dataset
-from recengine.training import TrainConfig
+from recengine.config import TrainConfig
 from ui.widgets import PALETTE, data_error_text
 
 __all__ = [

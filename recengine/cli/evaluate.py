@@ -42,7 +42,7 @@ def configure(p) -> None:
 def configs_from_args(args):
     """The two-tower and CF configs this run uses (defaults, then flags)."""
     from ..cf import CFConfig
-    from ..training import TrainConfig
+    from ..config import TrainConfig
 
     tt, cf = TrainConfig(seed=args.seed), CFConfig(seed=args.seed)
     if args.quick:

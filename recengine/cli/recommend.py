@@ -17,14 +17,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import Engine
+    from ..serving import load_serving_engine
 
-    engine = Engine.from_bundle(args.model)
+    engine = load_serving_engine(args.model)
     result = engine.recommend(args.user, k=args.k)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return 0
-    print(f"Top {len(result.items)} for user {args.user} (ranked by {result.objective})")
+    print(f"Top {len(result.items)} for user {args.user}. {result.ordering_rule}.")
     print(format_result(result))
     return 0
 
@@ -34,11 +34,14 @@ def format_result(result) -> str:
     lines = []
     for it in result.items:
         lines.append(f"{it.rank:>3}. {it.title}  [id {it.item_id}]  "
-                     f"predicted {it.predicted_rating:.2f}  ({it.genres or 'no genre'})")
+                     f"score {it.score:.3f}  predicted rating {it.predicted_rating:.2f}  "
+                     f"({it.genres or 'no genre'})")
         for hit in it.sources:
             lines.append(f"       - {hit.describe()}")
         if it.demoted_by:
             lines.append(f"       - demoted by the content policy ({it.demoted_by})")
+    if result.items:
+        lines.append(f"\nscore: {result.score_meaning}")
     funnel = ", ".join(f"{k} {v}" for k, v in result.stage_counts.items())
     lines.append(f"\nfunnel: {funnel}")
     lines += [f"filtered: {a.title} [id {a.item_id}] {a.action} ({a.rule})"

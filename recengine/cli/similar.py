@@ -18,11 +18,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import Engine
+    from ..serving import load_serving_engine
 
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
-    engine = Engine.from_bundle(args.model)
+    engine = load_serving_engine(args.model)
     frame = engine.similar_items(args.item, n=args.n)
     if args.json:
         print(frame.to_json(orient="records", indent=2))

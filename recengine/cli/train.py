@@ -26,8 +26,7 @@ def configure(p) -> None:
 
 
 def config_from_args(args):
-    from ..model import ModelConfig
-    from ..training import TrainConfig
+    from ..config import ModelConfig, TrainConfig
 
     cfg = TrainConfig()
     if args.epochs is not None:
@@ -57,16 +56,17 @@ def _terminal_progress(event: dict) -> None:
 def run(args) -> int:
     from ..bundle import save_bundle
     from ..data import load_source
+    from ..fit import train_two_tower
+    from ..serving import TRAINED_ON
     from ..split import temporal_split
-    from ..training import train_two_tower
 
     data = load_source(args.data)
     train = data.interactions if args.all_data else temporal_split(data.interactions).train
     cfg = config_from_args(args)
     bundle = train_two_tower(data, train, cfg,
                              progress=None if args.json else _terminal_progress)
-    bundle.metadata["trained_on"] = "all interactions" if args.all_data else \
-        "protocol train split (EVALUATION.md)"
+    bundle.metadata["trained_on"] = "all interactions" if args.all_data else TRAINED_ON
+    bundle.metadata["train_interactions"] = int(len(train))
     path = save_bundle(bundle, args.out)
     summary = {"bundle": str(path), "data": data.source, "fingerprint": data.fingerprint,
                "train_interactions": int(len(train)), "epochs_run": bundle.metadata["epochs_run"],

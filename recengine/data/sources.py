@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from ..business import attach_business
 from ..schema import Dataset
 from .csv_bundle import load_csv_bundle
 from .download import KNOWN, DownloadError, download_movielens
@@ -60,7 +61,15 @@ def _csv(argument: str) -> Dataset:
 
 
 def load_source(spec: str) -> Dataset:
-    """The Dataset a spec names; ``Dataset.source`` reloads it (see :data:`SCHEMES`)."""
+    """The Dataset a spec names; ``Dataset.source`` reloads it (see :data:`SCHEMES`).
+
+    Business columns the data lacks (all of them on MovieLens) are simulated and
+    attached here, once, marked simulated (:func:`recengine.business.attach_business`).
+    """
+    return attach_business(_load(spec))
+
+
+def _load(spec: str) -> Dataset:
     scheme, _, argument = spec.strip().partition(":")
     if scheme == "synthetic":
         return make_synthetic(parse_synthetic(argument))

@@ -25,12 +25,14 @@ import pandas as pd
 
 from ..bundle import ModelBundle
 from ..cf import CFConfig, CFModel, train_cf
+from ..config import TrainConfig
 from ..engine import Engine, EngineConfig
+from ..fit import train_two_tower
 from ..model import ModelConfig
 from ..schema import Dataset
 from ..scoring import UserProfile
+from ..serving import protocol_engine
 from ..split import temporal_split
-from ..training import TrainConfig, train_two_tower
 from .cold_start import ColdFit, ColdScoreFn
 from .metrics import (
     hit_matrix,
@@ -44,7 +46,7 @@ from .protocol import RELEVANT_THRESHOLD, System, SystemFit, relevant_by_user
 __all__ = [
     "CF_RANKING_VARIANTS", "NewUserConfig", "NewUserFit",
     "cf_cold_scorer", "cf_new_user", "cf_system", "clear_cache", "content_cold_scorer",
-    "content_config", "engine_for", "evaluate_new_users", "fit_bundle", "hybrid_config",
+    "content_config", "engine_system", "evaluate_new_users", "fit_bundle", "hybrid_config",
     "pipeline_system", "popularity_new_user", "ranking_only", "two_tower_new_user",
     "two_tower_system",
 ]
@@ -98,10 +100,24 @@ def two_tower_system(config: TrainConfig | None = None, name: str = "two_tower")
     return fit
 
 
-def engine_for(bundle: ModelBundle, data: Dataset, history: pd.DataFrame,
-               engine_config: EngineConfig | None = None) -> Engine:
-    """An engine that reads ``history`` only (it reuses the bundle's similar table)."""
-    return Engine.build(data, bundle, history=history, config=engine_config)
+def engine_system(engine: Engine, name: str = "pipeline") -> SystemFit:
+    """The one way a protocol engine becomes a protocol system: the served order, top k.
+
+    Its lists are :meth:`Engine.recommend_topk_batch` (the order
+    :meth:`Engine.recommend` serves) and its ratings :meth:`Engine.pair_ratings`
+    (the one rating prediction). The fit refuses a train split other than the
+    history the engine reads, so a figure can never come from an engine that saw
+    test ratings.
+    """
+    def fit(train: pd.DataFrame, data: Dataset) -> System:
+        if len(train) != len(engine.history):
+            raise ValueError(f"the engine reads {len(engine.history)} interactions, the "
+                             f"protocol's train split has {len(train)}: its figures would "
+                             "leak test ratings")
+        return System(name, topk_fn=engine.recommend_topk_batch,
+                      predict_fn=engine.pair_ratings)
+
+    return fit
 
 
 def pipeline_system(config: TrainConfig | None = None,
@@ -112,8 +128,8 @@ def pipeline_system(config: TrainConfig | None = None,
 
     def fit(train: pd.DataFrame, data: Dataset) -> System:
         bundle = fit_bundle(config, train, data)
-        engine = engine_for(bundle, data, train, engine_config)
-        return System(name, topk_fn=engine.recommend_topk_batch, predict_fn=bundle.predict)
+        engine = protocol_engine(data, bundle, train, engine_config)
+        return engine_system(engine, name)(train, data)
 
     return fit
 
@@ -177,7 +193,7 @@ def ranking_only(config: TrainConfig) -> TrainConfig:
     cost or less.
     """
     off = {"rating_head_epochs": 0, "ranking_stage": False}
-    return replace(config, **{k: v for k, v in off.items() if hasattr(config, k)})
+    return replace(config, **off)
 
 
 def content_cold_scorer(config: TrainConfig | None = None) -> ColdFit:
@@ -293,7 +309,7 @@ def pipeline_new_user(config: TrainConfig | None = None,
 
     def fit(train: pd.DataFrame, data: Dataset):
         bundle = fit_bundle(config, train, data)
-        engine = engine_for(bundle, data, train, engine_config)
+        engine = protocol_engine(data, bundle, train, engine_config)
 
         def scores(profile: UserProfile) -> np.ndarray:
             out = np.full(data.n_items, -1e9)

@@ -165,7 +165,7 @@ def sweep_retrieval(data: Dataset, bundle, split: Split,
         row = {"setting": s.name, "similar_per_item": cfg.similar_per_item,
                "last_watched": cfg.last_watched, "genre_top": cfg.genre_top,
                "n_genres": cfg.n_genres, "region_top": cfg.region_top,
-               "overall_top": getattr(cfg, "overall_top", None),
+               "overall_top": cfg.overall_top,
                "sources": "+".join(cfg.sources),
                "region_used": bool(data.has_regions and "region" in cfg.sources),
                "ranking_stage": engine.reranker is not None}

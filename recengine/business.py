@@ -1,11 +1,13 @@
 """Business attributes of each item: from the data when it has them, simulated when not.
 
-The objectives audit needs a price, a margin, an advertiser's bid, expected
-watch minutes and content labels for every item. The synthetic data plants them
-(and marks them simulated); MovieLens has none. Rather than refuse, each missing
-column is simulated here by a fixed, seeded rule, independent of the ratings
-(so nothing leaks from the test split), and the result always says which
-columns are real, which the loader simulated and which this module simulated.
+The business objectives, the content policy and the audits need a price, a
+margin, an advertiser's bid, expected watch minutes and content labels for every
+item. The synthetic data plants them (and marks them simulated); MovieLens has
+none. Rather than refuse, each missing column is simulated by a fixed, seeded
+rule, independent of the ratings (so nothing leaks from the test split), and
+attached to the data set **once** (:func:`attach_business`, called by every
+loader and by :meth:`recengine.engine.Engine.build`), marked simulated. So the
+policy filters the very labels the audits count: there is one set of labels.
 
 Simulation rules (one seeded generator per column, so adding one column to the
 data never changes the simulation of another):
@@ -30,9 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from recengine.schema import Dataset
+from .schema import BUSINESS_COLUMNS, Dataset
 
-COLUMNS = ("price", "margin", "sponsored_bid", "watch_minutes", "labels")
+COLUMNS = BUSINESS_COLUMNS
 SIM_LABELS = ("graphic_violence", "conspiracy", "scam")
 PRICE_POINTS = np.array([0.99, 1.99, 2.99, 3.99, 4.99, 7.99, 9.99, 14.99, 19.99])
 SPONSORED_SHARE = 0.05
@@ -143,31 +145,54 @@ _RULES = {
 }
 
 
-def business_attributes(data: Dataset, seed: int = 0) -> BusinessAttributes:
-    """The data's business columns, simulating each one it lacks (see module docstring).
+#: the order columns are simulated in (margin depends on the bid)
+_ORDER = ("price", "sponsored_bid", "margin", "watch_minutes", "labels")
 
-    Missing values inside a column the data has are filled conservatively: no
-    bid (0), no label (""), the column's median for price, margin and minutes.
+
+def attach_business(data: Dataset, seed: int = 0) -> Dataset:
+    """``data`` with every missing business column simulated, marked, and explained.
+
+    Idempotent: a data set that has every column (the synthetic one, or one
+    already attached) comes back as the same object. Added columns join
+    ``Dataset.simulated`` as ``items.<column>`` and ``Dataset.provenance`` gets
+    the rule that made them, so every page and report can say "simulated".
     """
+    missing = [c for c in _ORDER if not data.has_column("items", c)]
+    if not missing:
+        return data
+    items = data.items.copy()
+    provenance = dict(data.provenance)
+    for column in missing:
+        sponsored = (pd.to_numeric(items["sponsored_bid"], errors="coerce").fillna(0) > 0
+                     ).to_numpy() if column == "margin" else None
+        items[column] = simulate_column(column, items, seed, sponsored)
+        provenance[f"items.{column}"] = f"simulated here: {_RULES[column]}"
+    return data.replace_items(items, simulated={f"items.{c}" for c in missing},
+                              provenance=provenance)
+
+
+def business_attributes(data: Dataset) -> BusinessAttributes:
+    """The business columns of ``data`` (attached first when missing) as arrays.
+
+    Missing values inside a column are read conservatively: no bid (0), no
+    label (""), the column's median for price, margin and minutes.
+    """
+    data = attach_business(data)
     items = data.items
     out: dict[str, np.ndarray] = {}
     provenance: dict[str, str] = {}
-    for column in ("price", "sponsored_bid", "margin", "watch_minutes", "labels"):
-        if data.has_column("items", column):
-            values = items[column]
-            if column == "labels":
-                values = values.fillna("").astype(str).to_numpy(dtype=object)
-            elif column == "sponsored_bid":
-                values = pd.to_numeric(values, errors="coerce").fillna(0.0).to_numpy(float)
-            else:
-                num = pd.to_numeric(values, errors="coerce")
-                values = num.fillna(num.median()).to_numpy(float)
-            out[column] = values
-            provenance[column] = ("data (simulated by the loader)"
-                                  if f"items.{column}" in data.simulated else "data")
+    for column in _ORDER:
+        values = items[column]
+        if column == "labels":
+            values = values.fillna("").astype(str).to_numpy(dtype=object)
+        elif column == "sponsored_bid":
+            values = pd.to_numeric(values, errors="coerce").fillna(0.0).to_numpy(float)
         else:
-            sponsored = out["sponsored_bid"] > 0 if column == "margin" else None
-            out[column] = simulate_column(column, items, seed, sponsored)
-            provenance[column] = f"simulated here: {_RULES[column]}"
+            num = pd.to_numeric(values, errors="coerce")
+            values = num.fillna(num.median()).to_numpy(float)
+        out[column] = values
+        key = f"items.{column}"
+        provenance[column] = data.provenance.get(
+            key, "data (simulated by the loader)" if key in data.simulated else "data")
     return BusinessAttributes(out["price"], out["margin"], out["sponsored_bid"],
                               out["watch_minutes"], out["labels"], provenance)
