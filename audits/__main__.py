@@ -1,8 +1,9 @@
-"""``python -m audits report --model DIR --out FILE.md [--json FILE.json]``.
+"""``python -m audits report --model DIR --out FILE.md [--json FILE.json] [options]``.
 
-Loads the bundle with :meth:`recengine.engine.Engine.from_bundle` (its own
-data, refused if the data changed), runs every audit and writes the model card.
-Errors the user can fix print one line on stderr and exit non-zero.
+Loads the system with :meth:`recengine.subject.Subject.load` (the bundle and
+the data its metadata names, refused if the data changed), the same subject the
+app's pages audit, runs every audit and writes the model card. Errors the user
+can fix print one ``error: ...`` line on stderr and exit 2.
 """
 
 from __future__ import annotations
@@ -13,20 +14,21 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from recengine.objectives import OBJECTIVES  # light: no Keras
+
     parser = argparse.ArgumentParser(prog="python -m audits",
                                      description="Audit a trained recommender.")
     sub = parser.add_subparsers(dest="verb", required=True)
-    rep = sub.add_parser("report", help="write the model-card report (Markdown, JSON)")
+    rep = sub.add_parser("report", help="write the model card (Markdown, JSON)")
     rep.add_argument("--model", required=True, help="bundle directory (python -m recengine "
                                                     "train --out DIR)")
     rep.add_argument("--out", required=True, help="Markdown file to write")
-    rep.add_argument("--json", help="also write the report as JSON here")
+    rep.add_argument("--json", help="also write the card as JSON here")
     rep.add_argument("--users", type=int, default=200, help="users sampled (default 200)")
     rep.add_argument("--k", type=int, default=10, help="list length (default 10)")
     rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--objective", default="rating",
-                     choices=("rating", "engagement", "profit", "blend"),
-                     help="the objective users get (default rating)")
+    rep.add_argument("--objective", default="served", choices=OBJECTIVES,
+                     help="the ordering the card describes (default served: what users get)")
     rep.add_argument("--weights", default="0.6,0.2,0.2",
                      help="blend weights rating,engagement,profit (default 0.6,0.2,0.2)")
     rep.add_argument("--block-label", action="append", default=[],
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _weights(text: str) -> dict[str, float]:
+def parse_weights(text: str) -> dict[str, float]:
     try:
         r, e, p = (float(x) for x in text.split(","))
     except ValueError:
@@ -48,20 +50,19 @@ def _weights(text: str) -> dict[str, float]:
 
 
 def run_report(args) -> int:
-    from recengine.engine import Engine
     from recengine.policy import ContentPolicy
+    from recengine.subject import Subject
 
     from .report import ReportConfig, build_report
 
     if not Path(args.model).is_dir():
         raise FileNotFoundError(f"{args.model}: no such model directory")
     cfg = ReportConfig(n_users=args.users, k=args.k, seed=args.seed, objective=args.objective,
-                       weights=_weights(args.weights),
+                       weights=parse_weights(args.weights),
                        policy=ContentPolicy(blocked_labels=tuple(args.block_label),
                                             blocked_genres=tuple(args.block_genre)),
                        include_protocol=not args.no_protocol)
-    engine = Engine.from_bundle(args.model)
-    card = build_report(engine, cfg)
+    card = build_report(Subject.load(args.model), cfg)
     out = Path(args.out)
     out.write_text(card.to_markdown(), encoding="utf-8")
     written = [str(out)]

@@ -1,64 +1,71 @@
-"""A model-card-style report: data, model, evaluation, objective, policy, audits, limits.
+"""The model card: intended use, data, model, ordering, why, evaluation, audits, ethics, limits.
 
 One builder produces both the Markdown a person reads and the JSON a program
 reads, from the same figures the audit functions return (nothing is retyped),
-so the app's download, the terminal command and the tests agree.
+so the app's download, ``python -m audits report`` and the tests agree number
+for number on the same :class:`~recengine.subject.Subject`. The section text
+lives in :mod:`audits.card_sections`; this module runs the audits and holds
+the card.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from recengine.engine import Engine
-from recengine.evaluation import System, run_protocol, system_results
-from recengine.policy import ContentPolicy
-
-from .bias import BiasAudit, BiasAuditConfig, audit_bias, predicted_ratings
-from .content_filter import ContentFilterAudit, audit_content_filter
-from .objectives import (
-    DEFAULT_WEIGHTS,
-    ObjectiveAudit,
-    ObjectiveAuditConfig,
-    ObjectiveModel,
-    audit_objectives,
-    normalise_weights,
-    objective_model,
+from recengine.evaluation import (
+    System,
+    ndcg_at_k_per_user,
+    recall_at_k_per_user,
+    relevant_by_user,
+    run_protocol,
 )
-from .transparency import objective_phrase
+from recengine.evaluation.systems import engine_system
+from recengine.objectives import DEFAULT_WEIGHTS, OBJECTIVES, SERVED, normalise_weights
+from recengine.policy import ContentPolicy
+from recengine.ranking import Objective
+from recengine.subject import Subject
 
-SECTIONS = ("Data set", "Model", "Evaluation", "Objective weights", "Content policy",
-            "Audit results", "Known limitations")
+from . import card_sections as cs
+from .bias import BiasAudit, BiasAuditConfig, audit_bias
+from .card_sections import SECTIONS, Section, jsonable, markdown_table
+from .content_filter import ContentFilterAudit, audit_content_filter, block_every_label
+from .objectives import ObjectiveAudit, ObjectiveAuditConfig, audit_objectives, candidate_pool
+from .objectives import sample_users as _sample_users
+from .tradeoff import tradeoff_sweep
+from .transparency import statement
 
-STANDING_LIMITATIONS = [
-    "Offline figures come from one temporal split of historical ratings; they do not "
-    "measure what people would do with different recommendations (no online test).",
-    "P(watch) is a logistic map of the model score fitted on who rated what; rating is "
-    "used as a stand-in for watching, clicking and buying.",
-    "Content labels decide what the filter can catch: an unlabelled harmful item passes, "
-    "and the definitions themselves are contestable.",
-    "Group gaps are reported only for the groups the data records (gender, age band, "
-    "region); groups below the minimum size are left out, and the intervals are "
-    "bootstrap percentiles that ignore the model's own training noise.",
-]
+LEVEL = 0.95
 
 
 @dataclass
 class ReportConfig:
-    """What the report covers; defaults keep it to seconds on the demo data."""
+    """What the card covers; defaults keep it to seconds on the demo data."""
 
     n_users: int = 200
     k: int = 10
     seed: int = 0
-    objective: str = "rating"  # the active objective users get
+    objective: str = SERVED  # the ordering the card describes users getting
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     policy: ContentPolicy = field(default_factory=ContentPolicy)
     include_protocol: bool = True
     n_boot: int = 500
+    tradeoff_steps: int = 5
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; use one of {OBJECTIVES}")
+        normalise_weights(self.weights)  # refuses unknown, negative or all-zero weights
+        for name in ("n_users", "k", "n_boot"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def policy_or_none(self) -> ContentPolicy | None:
+        return None if self.policy.is_empty else self.policy
 
     def objective_config(self) -> ObjectiveAuditConfig:
         return ObjectiveAuditConfig(n_users=self.n_users, k=self.k, seed=self.seed,
@@ -71,20 +78,126 @@ class ReportConfig:
 
 @dataclass
 class AuditResults:
-    """Every audit the report shows, computed once."""
+    """Every figure the card shows, computed once on one subject."""
 
-    model: ObjectiveModel
+    subject: Subject
+    config: ReportConfig
+    active: Objective  # the ordering the card describes
+    users: np.ndarray  # dense indices of the sampled users (every audit's sample)
+    sources: dict  # share of shown slots by retrieval source
+    example: str  # what the first sampled user is told about their list
     objectives: ObjectiveAudit
+    tradeoff: pd.DataFrame
     content: ContentFilterAudit
+    content_policy: ContentPolicy  # the policy the content section compares
+    every_label: bool  # True: the report's policy is empty, every label blocked instead
     bias: BiasAudit
-    protocol: dict | None
+    protocol: dict | None  # run_protocol's result (pipeline + baselines)
+    uncertainty: dict | None  # bootstrap intervals on the pipeline's Recall/NDCG
 
 
-@dataclass
-class Section:
-    title: str
-    data: dict
-    markdown: str
+def sample_users(subject: Subject, config: ReportConfig) -> np.ndarray:
+    """The users every audit of the card samples (the audits' own rule and seed)."""
+    return _sample_users(subject.data.n_users, config.n_users, config.seed)
+
+
+def source_slot_shares(subject: Subject, users, k: int, policy: ContentPolicy | None = None,
+                       objective: Objective | None = None) -> tuple[dict, list]:
+    """Share of shown slots with at least one hit from each retrieval source.
+
+    Over the served engine's top ``k`` (:meth:`Engine.recommend`) for ``users``
+    (dense indices); an item found by several sources counts for each, so the
+    shares can sum to more than 1. Returns the figures and the results.
+    """
+    data, engine = subject.data, subject.served
+    results = [engine.recommend(int(data.users["user_id"].iloc[u]), k, policy, objective)
+               for u in np.asarray(users, np.int64).tolist()]
+    slots = sum(len(r.items) for r in results)
+    counts: dict[str, int] = {s: 0 for s in engine.config.retrieval.sources}
+    several = 0
+    for r in results:
+        for it in r.items:
+            found = {h.source for h in it.sources}
+            several += len(found) > 1
+            for s in found:
+                counts[s] = counts.get(s, 0) + 1
+    rows = [{"source": s, "slots": n, "share": n / slots if slots else float("nan")}
+            for s, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return {"users": len(results), "k": int(k), "slots": int(slots),
+            "several_sources_share": several / slots if slots else float("nan"),
+            "sources": rows}, results
+
+
+def bootstrap_mean(values, n_boot: int, seed: int = 0, level: float = LEVEL) -> dict:
+    """The mean with a percentile interval from resampling the values (users) ``n_boot`` times."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return {"value": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    idx = np.random.default_rng(seed).integers(0, len(v), size=(int(n_boot), len(v)))
+    means = v[idx].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return {"value": float(v.mean()), "ci_low": float(lo), "ci_high": float(hi)}
+
+
+def protocol_figures(subject: Subject, k: int = 10, n_boot: int = 500, seed: int = 0,
+                     include_baselines: bool = True) -> tuple[dict, dict]:
+    """:func:`run_protocol` on the subject's protocol engine, plus bootstrap intervals.
+
+    The pipeline is ``engine_system(subject.protocol)`` (the one protocol system
+    of the engine); its lists are recorded as the protocol asks for them, and the
+    per-user Recall@k and NDCG@k are recomputed from those very lists, so the
+    intervals sit around the protocol's own figures.
+    """
+    fit_pipeline = engine_system(subject.protocol)
+    seen: dict[int, list] = {}
+
+    def fit(train, train_data) -> System:
+        system = fit_pipeline(train, train_data)
+
+        def topk(users, kk):
+            lists = system.topk_fn(users, kk)
+            seen.update({int(u): list(lst) for u, lst in zip(users, lists, strict=True)})
+            return lists
+
+        return System(system.name, topk_fn=topk, predict_fn=system.predict_fn)
+
+    result = run_protocol(subject.data, {"pipeline": fit}, k=k,
+                          include_baselines=include_baselines)
+    relevant = relevant_by_user(subject.split.test)
+    users = sorted(relevant)
+    lists = [seen.get(u, []) for u in users]
+    rel = [relevant[u] for u in users]
+    out = {"users": len(users), "n_boot": int(n_boot), "level": LEVEL,
+           f"recall@{k}": bootstrap_mean(recall_at_k_per_user(lists, rel, k), n_boot, seed),
+           f"ndcg@{k}": bootstrap_mean(ndcg_at_k_per_user(lists, rel, k), n_boot, seed)}
+    return result, out
+
+
+def run_audits(subject: Subject, config: ReportConfig | None = None) -> AuditResults:
+    """Every audit with the card's settings (the same calls the pages make)."""
+    cfg = config or ReportConfig()
+    objset = subject.objectives
+    active = objset.objective(cfg.objective, cfg.weights)
+    served_order = None if cfg.objective == SERVED else active
+    policy = cfg.policy_or_none
+    users = sample_users(subject, cfg)
+    sources, results = source_slot_shares(subject, users, cfg.k, policy, served_order)
+    sponsored = subject.data.items["item_id"].to_numpy()[objset.business.sponsored]
+    example = statement(results[0], cfg.policy, sponsored.tolist()) if results else ""
+    ocfg = cfg.objective_config()
+    pool = candidate_pool(subject.served, users, policy)
+    objectives = audit_objectives(objset, ocfg, policy, pool=pool)
+    tradeoff = tradeoff_sweep(objset, ocfg, cfg.tradeoff_steps, policy, pool=pool)
+    every_label = cfg.policy.is_empty
+    content_policy = block_every_label(objset) if every_label else cfg.policy
+    content = audit_content_filter(objset, content_policy, ocfg)
+    bias = audit_bias(subject, cfg.bias_config(), objective=served_order, policy=policy)
+    protocol = uncertainty = None
+    if cfg.include_protocol:
+        protocol, uncertainty = protocol_figures(subject, cfg.k, cfg.n_boot, cfg.seed)
+    return AuditResults(subject, cfg, active, users, sources, example, objectives, tradeoff,
+                        content, content_policy, every_label, bias, protocol, uncertainty)
 
 
 @dataclass
@@ -106,235 +219,18 @@ class ModelCard:
         return "\n".join(parts)
 
 
-# ----- helpers ------------------------------------------------------------------------
-def jsonable(obj):
-    """Plain JSON types: numpy scalars unwrapped, NaN and inf as null, frames as records."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, pd.DataFrame):
-        return jsonable(obj.to_dict("records"))
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.bool_ | bool):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if obj is None or isinstance(obj, int | str):
-        return obj
-    if obj is pd.NA:
-        return None
-    return str(obj)
-
-
-def markdown_table(frame: pd.DataFrame, digits: int = 4, index: bool = False) -> str:
-    """A GitHub-style table (no extra dependency); floats to ``digits`` significant places."""
-    df = frame.reset_index() if index else frame
-    if df.empty:
-        return "_(none)_"
-
-    def cell(v) -> str:
-        if isinstance(v, float | np.floating):
-            return "-" if not math.isfinite(float(v)) else f"{float(v):.{digits}g}"
-        return str(v).replace("|", "/")
-
-    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in df.columns) + " |"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |"
-            for row in df.itertuples(index=False, name=None)]
-    return "\n".join([head, rule, *body])
-
-
-def model_systems(engine: Engine) -> dict:
-    """The engine's model (whole catalogue) and its pipeline as protocol systems.
-
-    The model is already trained: the fit callables ignore the train data they
-    are handed except to rebuild retrieval on train history, so retrieval never
-    reads a test rating. Whether the model itself saw test ratings is in its
-    metadata ("trained_on") and reported beside the figures.
-    """
-    def fit_model(train: pd.DataFrame, train_data) -> System:
-        def score(users):
-            users = np.asarray(users, np.int64)
-            vecs = np.stack([np.asarray(engine.scorer.user_vector(int(u)), np.float32)
-                             for u in users])
-            return vecs @ engine.item_vectors.T
-
-        return System("model", score_fn=score,
-                      predict_fn=lambda u, i: predicted_ratings(engine, u, i))
-
-    def fit_pipeline(train: pd.DataFrame, train_data) -> System:
-        eng = Engine.build(engine.data, engine.scorer, history=train,
-                           similar_table=engine.similar_table, config=engine.config)
-        return System("pipeline", topk_fn=lambda users, k: eng.recommend_topk_batch(users, k))
-
-    return {"model": fit_model, "pipeline": fit_pipeline}
-
-
-def run_audits(engine: Engine, config: ReportConfig | None = None,
-               model: ObjectiveModel | None = None) -> AuditResults:
-    """Every audit with the report's settings (the same calls the pages make)."""
-    cfg = config or ReportConfig()
-    model = model or objective_model(engine, cfg.seed)
-    ocfg = cfg.objective_config()
-    objectives = audit_objectives(model, ocfg)
-    content = audit_content_filter(model, cfg.policy, ocfg)
-    active = model.objective(cfg.objective, cfg.weights) if cfg.objective != "rating" else None
-    bias = audit_bias(engine, cfg.bias_config(), objective=active, policy=cfg.policy)
-    protocol = (run_protocol(engine.data, model_systems(engine), k=cfg.k)
-                if cfg.include_protocol else None)
-    return AuditResults(model, objectives, content, bias, protocol)
-
-
-# ----- sections -----------------------------------------------------------------------
-def _data_section(engine: Engine, model: ObjectiveModel) -> Section:
-    summary = engine.data.summary()
-    data = {"summary": summary, "license": engine.data.license or "not stated",
-            "business_attributes": dict(model.business.provenance),
-            "simulated_columns": sorted(set(summary["simulated"])
-                                        | {f"items.{c}" for c in model.business.simulated})}
-    lines = [f"- **Name**: {summary['name']} (source `{summary['source'] or 'n/a'}`)",
-             f"- **License**: {data['license']}",
-             f"- **Size**: {summary['users']:,} users, {summary['items']:,} items, "
-             f"{summary['interactions']:,} ratings (density {summary['density']:.4f})",
-             f"- **Demographics**: {', '.join(summary['demographics']) or 'none'}",
-             "- **Business attributes**:"]
-    lines += [f"  - `{c}`: {p}" for c, p in model.business.provenance.items()]
-    lines.append("- **Simulated columns**: " + (", ".join(data["simulated_columns"]) or "none"))
-    return Section("Data set", data, "\n".join(lines))
-
-
-def _model_section(engine: Engine, model: ObjectiveModel) -> Section:
-    meta = dict(getattr(engine.scorer, "metadata", {}) or {})
-    cfg = meta.get("config", {})
-    data = {"kind": meta.get("kind", type(engine.scorer).__name__),
-            "trained_on": meta.get("trained_on", "not recorded"),
-            "model_config": cfg.get("model", cfg), "epochs_run": meta.get("epochs_run"),
-            "train_seconds": meta.get("train_seconds"), "training_metrics": meta.get("metrics"),
-            "item_vector_dim": int(engine.item_vectors.shape[1]),
-            "retrieval": vars(engine.config.retrieval).copy(),
-            "p_watch_calibration": {"slope": model.watch.slope,
-                                    "intercept": model.watch.intercept,
-                                    "description": model.watch.describe()}}
-    mc = data["model_config"] if isinstance(data["model_config"], dict) else {}
-    lines = [f"- **Kind**: {data['kind']}", f"- **Trained on**: {data['trained_on']}",
-             f"- **Objective (training)**: {mc.get('objective', 'n/a')}",
-             f"- **Towers**: user {mc.get('user_tower', {}).get('hidden', 'n/a')}, "
-             f"item {mc.get('item_tower', {}).get('hidden', 'n/a')}, "
-             f"output dimension {data['item_vector_dim']}",
-             f"- **Epochs run**: {data['epochs_run']}",
-             f"- **Retrieval**: {data['retrieval']}",
-             f"- **Engagement/profit calibration**: {model.watch.describe()}"]
-    return Section("Model", data, "\n".join(lines))
-
-
-def _evaluation_section(protocol: dict | None, trained_on: str) -> Section:
-    if protocol is None:
-        return Section("Evaluation", {"skipped": True},
-                       "_Not run for this report (include_protocol=False)._")
-    systems = system_results(protocol)
-    frame = pd.DataFrame.from_dict(systems, orient="index")
-    frame.index.name = "system"
-    data = {"split": protocol["split"], "k": protocol["k"], "systems": systems,
-            "trained_on": trained_on}
-    note = ("Protocol: ../shared/EVALUATION.md (temporal split, relevant = test rating >= 4). "
-            "Baselines fitted in the same run on the same split.")
-    if "all" in str(trained_on):
-        note += (" **Warning**: the model was trained on all interactions, so its figures "
-                 "include test ratings it has seen and are optimistic.")
-    return Section("Evaluation", data, note + "\n\n" + markdown_table(frame, index=True))
-
-
-def _weights_section(cfg: ReportConfig) -> Section:
-    w = normalise_weights(cfg.weights)
-    data = {"active_objective": cfg.objective, "blend_weights": w,
-            "statement": objective_phrase(cfg.objective, w)}
-    lines = [f"- **Active objective**: {cfg.objective} ({data['statement']})",
-             "- **Blend weights** (each objective min-max normalised over the candidates): "
-             + ", ".join(f"{k} {v:.2f}" for k, v in w.items())]
-    return Section("Objective weights", data, "\n".join(lines))
-
-
-def _policy_section(policy: ContentPolicy) -> Section:
-    rules = [{"rule": r.name, "action": r.action} for r in policy.all_rules()]
-    data = {"description": policy.describe(), "rules": rules}
-    body = policy.describe()
-    if rules:
-        body += "\n\n" + markdown_table(pd.DataFrame(rules))
-    return Section("Content policy", data, body)
-
-
-def _audit_section(results: AuditResults) -> Section:
-    obj, content, bias = results.objectives, results.content, results.bias
-    amp = content.amplification.to_dict()
-    data = {
-        "objectives": {"metrics": obj.metrics.reset_index().to_dict("records"),
-                       "overlap": obj.overlap.reset_index().rename(
-                           columns={"index": "objective"}).to_dict("records"),
-                       "simulated": obj.simulated, "users": len(obj.users), "k": obj.config.k},
-        "content_filter": {"comparison": content.comparison, "cost": content.cost,
-                           "amplification": amp, "actions": int(len(content.actions)),
-                           "simulated": content.simulated},
-        "bias": {"summary": bias.summary, "gaps": bias.gaps, "notes": bias.notes},
-    }
-    sim = ", ".join(sorted({c for cols in obj.simulated.values() for c in cols}))
-    md = [f"### Objectives ({len(obj.users)} users, top {obj.config.k})", "",
-          markdown_table(obj.metrics, index=True), ""]
-    if sim:
-        md += [f"_Figures resting on simulated columns ({sim}) are simulated: "
-               + ", ".join(obj.simulated) + "._", ""]
-    md += ["Mean list overlap (Jaccard):", "", markdown_table(obj.overlap.reset_index()
-                                                              .rename(columns={"index": ""})),
-           "", "### Content filter", "",
-           f"Flagged share of the catalogue {amp['catalogue_share']:.3f}; shown under rating "
-           f"{amp['shares']['rating']:.3f}, engagement {amp['shares']['engagement']:.3f} "
-           f"(x{amp['engagement_vs_rating']:.2f} vs rating, "
-           f"x{amp['engagement_vs_catalogue']:.2f} vs the catalogue)"
-           + (" (labels simulated)" if "labels" in content.simulated else "") + ".", "",
-           markdown_table(content.comparison), "", "Cost of the policy in each objective's "
-           "own terms:", "", markdown_table(content.cost), "",
-           f"{len(content.actions)} policy actions over the sampled users.", "",
-           "### Bias and fairness", "",
-           markdown_table(pd.DataFrame([bias.summary])), "", "Gaps between groups "
-           "(largest minus smallest; 95% bootstrap interval):", "",
-           markdown_table(bias.gaps), ""]
-    md += [f"- {n}" for n in bias.notes]
-    return Section("Audit results", data, "\n".join(md))
-
-
-def _limitations_section(results: AuditResults, trained_on: str) -> Section:
-    items = list(STANDING_LIMITATIONS)
-    sim = results.model.business.simulated
-    if sim:
-        items.insert(0, "Simulated business columns: " + ", ".join(sim) + "; figures built on "
-                     "them (watch minutes, profit, flagged and sponsored shares) describe the "
-                     "mechanism, not the real world.")
-    if "all" in str(trained_on):
-        items.insert(0, "The model was trained on all interactions: its offline figures are "
-                     "optimistic.")
-    if results.model.watch.slope <= 0:
-        items.insert(0, "P(watch) does not increase with the model score on this model; the "
-                     "engagement and profit objectives are unreliable.")
-    return Section("Known limitations", {"items": items}, "\n".join(f"- {x}" for x in items))
-
-
-def build_report(engine: Engine, config: ReportConfig | None = None,
+def build_report(subject: Subject, config: ReportConfig | None = None,
                  results: AuditResults | None = None) -> ModelCard:
-    """The model card for ``engine`` (running every audit unless ``results`` are given)."""
+    """The model card for ``subject`` (running every audit unless ``results`` are given)."""
     cfg = config or ReportConfig()
-    results = results or run_audits(engine, cfg)
-    meta = dict(getattr(engine.scorer, "metadata", {}) or {})
-    trained_on = str(meta.get("trained_on", "not recorded"))
-    sections = [_data_section(engine, results.model), _model_section(engine, results.model),
-                _evaluation_section(results.protocol, trained_on), _weights_section(cfg),
-                _policy_section(cfg.policy), _audit_section(results),
-                _limitations_section(results, trained_on)]
-    return ModelCard(f"Model card: {engine.data.name}", sections)
+    r = results or run_audits(subject, cfg)
+    sections = [cs.intended_use(r), cs.data_set(r), cs.model(r), cs.ordering(r),
+                cs.why_items(r), cs.evaluation(r), cs.objectives(r), cs.content_policy(r),
+                cs.bias_fairness(r), cs.ethics(r), cs.limitations(r)]
+    assert tuple(s.title for s in sections) == SECTIONS
+    return ModelCard(f"Model card: {subject.data.name}", sections)
 
 
-__all__ = ["SECTIONS", "AuditResults", "ModelCard", "ReportConfig", "build_report",
-           "jsonable", "markdown_table", "model_systems", "run_audits"]
+__all__ = ["SECTIONS", "AuditResults", "ModelCard", "ReportConfig", "Section",
+           "bootstrap_mean", "build_report", "jsonable", "markdown_table", "protocol_figures",
+           "run_audits", "sample_users", "source_slot_shares"]

@@ -79,12 +79,17 @@ def show(result: RecommendationResult, who: str) -> None:
         st.info(note, icon=":material/info:")
     if not result.items:
         st.warning("Nothing to recommend: no candidate survived retrieval and the policy.")
+    else:
+        st.markdown(f"**How this list is ordered.** {result.ordering_rule}.")
     for item in result.items:
-        widgets.render_ranked_item(item, data.rating_scale)
+        widgets.render_ranked_item(item, data.rating_scale, result.score_meaning,
+                                   result.intercept)
     with st.expander(f"Filtered or demoted by the content policy ({len(result.filtered)})",
                      icon=":material/shield:"):
         st.caption(policy.describe())
         if result.filtered:
+            st.caption(f"{len(result.displaced)} of these would otherwise have been in this "
+                       f"list; the rest were caught deeper in the retrieval pool.")
             st.dataframe(widgets.filtered_frame(result), hide_index=True)
         else:
             st.write("No candidate was caught by the policy.")

@@ -1,7 +1,7 @@
-"""Rating vs engagement vs profit: what each objective shows users, and the trade-off.
+"""The served order against predicted rating, engagement, profit and a blend.
 
-A view only: every figure comes from :mod:`audits.objectives`; heavy work is
-cached by its inputs (model, sample size, list length, weights, policy).
+A view only: every figure comes from :mod:`audits.objectives`, :mod:`audits.tradeoff`
+and :mod:`audits.compare`; heavy work is cached by its inputs.
 """
 
 from __future__ import annotations
@@ -10,73 +10,77 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from audits.objectives import (
-    OBJECTIVES,
-    ObjectiveAuditConfig,
-    audit_objectives,
-    compare_user,
-    tradeoff_sweep,
-)
+from audits.compare import compare_user
+from audits.objectives import ObjectiveAuditConfig, audit_objectives
+from audits.tradeoff import tradeoff_sweep
+from recengine.objectives import DEFAULT_WEIGHTS, OBJECTIVES, SERVED
 from ui import state
 from ui.widgets import style_figure
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _audit(key: str, n_users: int, k: int, weights: tuple, policy: str, _model, _policy):
+def _audit(key: str, n_users: int, k: int, weights: tuple, policy: str, _objectives, _policy):
     cfg = ObjectiveAuditConfig(n_users=n_users, k=k, weights=dict(weights))
-    return audit_objectives(_model, cfg, _policy)
+    return audit_objectives(_objectives, cfg, _policy)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _sweep(key: str, n_users: int, k: int, steps: int, policy: str, _model, _policy):
-    return tradeoff_sweep(_model, ObjectiveAuditConfig(n_users=n_users, k=k), steps, _policy)
+def _sweep(key: str, n_users: int, k: int, steps: int, policy: str, _objectives, _policy):
+    return tradeoff_sweep(_objectives, ObjectiveAuditConfig(n_users=n_users, k=k), steps,
+                          _policy)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _compare(key: str, user: int, k: int, weights: tuple, policy: str, _model, _policy):
-    return compare_user(_model, user, k, _policy, dict(weights))
+def _compare(key: str, user: int, k: int, weights: tuple, policy: str, _objectives, _policy):
+    return compare_user(_objectives, user, k, _policy, dict(weights))
 
 
 st.title("Objectives")
-st.caption("The objective is a choice: the same candidates ranked by predicted rating, by "
-           "expected watch time, by expected profit, or by a blend you set.")
+st.caption("The objective is a choice. The **served** list is what users get (the learned "
+           "ranking stage); predicted rating, expected watch time, expected profit and a blend "
+           "you set are alternatives, each ordering the very same candidates.")
 key = state.model_key()
-model = state.get_objective_model()
+objectives = state.get_objectives()
 policy = state.current_policy()
-sim = model.simulated_columns
+sim = objectives.simulated_columns
 sim_note = " (simulated)" if sim else ""
 if sim:
     st.info("Simulated business columns: " + ", ".join(sim) + ". Watch minutes, profit, "
             "flagged and sponsored figures describe the mechanism, not the real world.",
             icon=":material/science:")
+st.markdown(f"**Served order.** {objectives.engine.served_objective.rule}.")
 
 with st.expander("Blend weights and sample", expanded=True, icon=":material/tune:"):
     c1, c2, c3 = st.columns(3)
-    w_r = c1.slider("Predicted rating", 0.0, 1.0, 0.6, 0.05, key="obj_w_rating")
-    w_e = c2.slider("Engagement", 0.0, 1.0, 0.2, 0.05, key="obj_w_engagement")
-    w_p = c3.slider("Profit", 0.0, 1.0, 0.2, 0.05, key="obj_w_profit")
+    w_r = c1.slider("Predicted rating", 0.0, 1.0, DEFAULT_WEIGHTS["rating"], 0.05,
+                    key="obj_w_rating")
+    w_e = c2.slider("Engagement", 0.0, 1.0, DEFAULT_WEIGHTS["engagement"], 0.05,
+                    key="obj_w_engagement")
+    w_p = c3.slider("Profit", 0.0, 1.0, DEFAULT_WEIGHTS["profit"], 0.05, key="obj_w_profit")
     c4, c5 = st.columns(2)
     n_users = int(c4.number_input("Users sampled", 10, 5000, 100, 10, key="obj_users"))
     k = int(c5.number_input("List length (K)", 1, 50, 10, key="obj_k"))
+weights = (("rating", w_r), ("engagement", w_e), ("profit", w_p))
 if w_r + w_e + w_p <= 0:
     st.warning("All blend weights are zero: the blend uses the default weights.")
-    w_r, w_e, w_p = 0.6, 0.2, 0.2
-weights = (("rating", w_r), ("engagement", w_e), ("profit", w_p))
-st.caption(f"Each objective is scaled to [0, 1] over a user's candidates before blending. "
-           f"{model.watch.describe()}. {policy.describe()}")
+    weights = tuple(DEFAULT_WEIGHTS.items())
+st.caption(f"Each blend component is scaled to [0, 1] over a user's candidates. "
+           f"{objectives.watch.describe()}. {policy.describe()}")
 
 with st.spinner("Ranking the sampled users under every objective…"):
-    audit = _audit(key, n_users, k, weights, repr(policy), model, policy)
+    audit = _audit(key, n_users, k, weights, repr(policy), objectives, policy)
 
-st.subheader("What each objective shows")
-table = audit.metrics.copy()
-st.dataframe(table.style.format("{:.3f}"))
+st.subheader("What each objective shows, against the served list")
+st.dataframe(audit.metrics.style.format("{:.3f}"))
 if audit.simulated:
     st.caption("Rests on simulated columns: " + "; ".join(
         f"{fig} ({', '.join(cols)})" for fig, cols in audit.simulated.items()) + ".")
 st.caption(f"{len(audit.users)} users, top {k}. Watch minutes and profit are expected values "
-           "per shown item; exposure Gini is over the whole catalogue; diversity is 1 - mean "
-           "pairwise cosine of the item vectors.")
+           "per shown slot; overlap_with_served is the mean share of items a list shares "
+           "with the served one (Jaccard); exposure Gini is over the whole catalogue.")
+with st.expander("Each objective's ordering rule"):
+    for name, rule in audit.rules.items():
+        st.markdown(f"- **{name}**: {rule}")
 fig = px.imshow(audit.overlap, text_auto=".2f", color_continuous_scale="Cividis",
                 zmin=0, zmax=1)
 st.plotly_chart(style_figure(fig, "List overlap between objectives (mean Jaccard)",
@@ -85,41 +89,44 @@ st.plotly_chart(style_figure(fig, "List overlap between objectives (mean Jaccard
 st.subheader("Trade-off: user value against profit and engagement")
 steps = st.select_slider("Grid steps per weight", [3, 4, 5, 6], 5, key="obj_steps")
 with st.spinner("Sweeping blend weights…"):
-    sweep = _sweep(key, n_users, k, int(steps), repr(policy), model, policy)
-sweep = sweep.assign(weights=[f"r {a:.2f} / e {b:.2f} / p {c:.2f}" for a, b, c in
-                              sweep[["w_rating", "w_engagement", "w_profit"]].to_numpy()])
+    sweep = _sweep(key, n_users, k, int(steps), repr(policy), objectives, policy)
+labels = [SERVED if s == SERVED else f"r {a:.2f} / e {b:.2f} / p {c:.2f}"
+          for s, a, b, c in sweep[["setting", "w_rating", "w_engagement", "w_profit"]].to_numpy()]
+sweep = sweep.assign(weights=labels)
 left, right = st.columns(2)
 for col, (ycol, front, label) in zip(
         (left, right),
         (("expected_profit", "pareto_rating_profit", "expected profit per shown item"),
          ("expected_watch_minutes", "pareto_rating_engagement",
           "expected watch minutes per shown item")), strict=True):
-    frame = sweep.assign(front=sweep[front].map({True: "Pareto front", False: "dominated"}))
-    fig = px.scatter(frame, x="mean_predicted_rating", y=ycol, color="front",
-                     symbol="front", hover_name="weights",
-                     color_discrete_sequence=state.PALETTE)
+    kind = [SERVED if s == SERVED else ("Pareto front" if f else "dominated")
+            for s, f in zip(sweep["setting"], sweep[front], strict=True)]
+    frame = sweep.assign(front=kind)
+    fig = px.scatter(frame, x="mean_predicted_rating", y=ycol, color="front", symbol="front",
+                     hover_name="weights", color_discrete_sequence=state.PALETTE,
+                     category_orders={"front": [SERVED, "Pareto front", "dominated"]})
     on_front = frame[frame[front]].sort_values("mean_predicted_rating")
     fig.add_scatter(x=on_front["mean_predicted_rating"], y=on_front[ycol], mode="lines",
-                    line=dict(color=state.PALETTE[0], dash="dot"), name="front",
+                    line=dict(color=state.PALETTE[1], dash="dot"), name="front",
                     showlegend=False)
     col.plotly_chart(style_figure(fig, f"Predicted rating vs {label}{sim_note}",
                                   "mean predicted rating (user value)", label))
-st.caption("Each point is one blend weight setting; the dotted line joins the settings no "
-           "other setting beats on both axes." + (" Profit and watch minutes are simulated."
-                                                  if sim else ""))
+st.caption("Each point is one blend weight setting, plus the served order; the dotted line "
+           "joins the blends no other blend beats on both axes."
+           + (" Profit and watch minutes are simulated." if sim else ""))
 with st.expander("Sweep table"):
     st.dataframe(sweep, hide_index=True)
 
-st.subheader("One user, side by side")
+st.subheader("One user: the served list beside each alternative")
 user = state.selected_user()
 st.caption(f"User {user} (the sidebar's user; kept in the link as ?user=).")
-cmp = _compare(key, int(user), k, weights, repr(policy), model, policy)
+cmp = _compare(key, int(user), k, weights, repr(policy), objectives, policy)
 cols = st.columns(len(OBJECTIVES))
 for col, name in zip(cols, OBJECTIVES, strict=True):
     col.markdown(f"**{name}**")
-    frame = cmp.lists[name][["rank", "title", "predicted_rating"]]
-    col.dataframe(frame, hide_index=True)
-st.markdown("**What each objective promoted or dropped, and why**" + sim_note)
+    col.dataframe(cmp.lists[name][["rank", "title", "predicted_rating"]], hide_index=True)
+st.markdown("**What each alternative promoted or dropped relative to the served list, and "
+            "why**" + sim_note)
 changes = cmp.changes
 st.dataframe(changes if len(changes) else pd.DataFrame({"note": ["all lists agree"]}),
              hide_index=True)

@@ -1,7 +1,7 @@
 """The content policy audited: flagged items reaching users with and without it.
 
 A view only: figures come from :mod:`audits.content_filter`, which measures
-(rather than assumes) whether the engagement objective amplifies flagged items.
+(rather than assumes) whether engagement amplifies flagged items.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from audits.content_filter import audit_content_filter
+from audits.content_filter import audit_content_filter, block_every_label, label_names
 from audits.objectives import ObjectiveAuditConfig
 from recengine.policy import ContentPolicy
 from ui import state
@@ -17,23 +17,26 @@ from ui.widgets import style_figure
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _audit(key: str, policy: str, n_users: int, k: int, _model, _policy):
-    return audit_content_filter(_model, _policy, ObjectiveAuditConfig(n_users=n_users, k=k))
+def _audit(key: str, policy: str, n_users: int, k: int, _objectives, _policy):
+    return audit_content_filter(_objectives, _policy, ObjectiveAuditConfig(n_users=n_users, k=k))
 
 
 st.title("Content filtering")
 st.caption("Maximising engagement can amplify harmful content because it engages. Does it "
            "here? And what does filtering cost each objective?")
 key = state.model_key()
-model = state.get_objective_model()
-biz = model.business
-labels = sorted({t for v in biz.labels for t in str(v).split("|") if t})
+objectives = state.get_objectives()
+biz = objectives.business
+labels = label_names(biz.labels)
 labels_sim = "labels" in biz.simulated
 if labels_sim:
     st.info("Content labels are simulated (" + biz.provenance["labels"] + "): the figures "
-            "show the mechanism, not real content.", icon=":material/science:")
+            "show the mechanism, not real content. The policy filters these same labels.",
+            icon=":material/science:")
 
-source = st.radio("Policy", ["The sidebar's policy", "Edit a policy here"], horizontal=True,
+sidebar_policy = state.current_policy()
+choices = ["Every label blocked", "The sidebar's policy", "Edit a policy here"]
+source = st.radio("Policy to compare with no policy", choices, horizontal=True,
                   key="cf_source")
 if source == "Edit a policy here":
     c1, c2, c3 = st.columns([2, 2, 1])
@@ -44,25 +47,35 @@ if source == "Edit a policy here":
     action = c3.radio("Blocked items are", ["remove", "demote"], key="cf_action")
     policy = ContentPolicy(blocked_labels=tuple(blocked), blocked_genres=tuple(genres),
                            action=action)
+elif source == "The sidebar's policy":
+    policy = sidebar_policy
 else:
-    policy = state.current_policy()
+    policy = block_every_label(objectives)
 st.markdown(f"**Policy:** {policy.describe()}")
+if policy.is_empty:
+    st.warning("This policy has no rules, so with and without are the same list.")
 c1, c2 = st.columns(2)
 n_users = int(c1.number_input("Users sampled", 10, 5000, 100, 10, key="cf_users"))
 k = int(c2.number_input("List length (K)", 1, 50, 10, key="cf_k"))
 
 with st.spinner("Ranking with and without the policy…"):
-    audit = _audit(key, repr(policy), n_users, k, model, policy)
+    audit = _audit(key, repr(policy), n_users, k, objectives, policy)
 
 amp = audit.amplification
 st.subheader("Does engagement amplify flagged items?" + (" (simulated labels)"
                                                           if labels_sim else ""))
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Flagged share of the catalogue", f"{amp.catalogue_share:.1%}")
-m2.metric("Shown under rating", f"{amp.shares['rating']:.1%}")
-m3.metric("Shown under engagement", f"{amp.shares['engagement']:.1%}",
-          delta=f"x{amp.ratio_vs_rating():.2f} vs rating", delta_color="inverse")
+m2.metric("Shown in the served lists", f"{amp.shares['served']:.1%}")
+m3.metric("Shown if ranked by engagement", f"{amp.shares['engagement']:.1%}",
+          delta=f"x{amp.ratio_vs_served():.2f} vs served", delta_color="inverse")
 m4.metric("Among retrieved candidates", f"{amp.candidate_share:.1%}")
+counts = audit.counts
+st.markdown(f"**What users would have seen:** in the served top {counts['k']} of "
+            f"{counts['users']} users, the policy emptied **{counts['shown_slots_removed']}** "
+            f"shown slots and demoted **{counts['shown_slots_demoted']}**; in all it caught "
+            f"{counts['candidates_caught']} candidates in the retrieval pools, most of which "
+            "would never have been shown.")
 comp = audit.comparison
 fig = px.bar(comp, x="objective", y="flagged_share", color="policy", barmode="group",
              color_discrete_sequence=state.PALETTE,
@@ -83,12 +96,12 @@ if audit.simulated:
     st.caption("Watch minutes and profit rest on simulated columns: "
                + ", ".join(audit.simulated) + ".")
 
-st.subheader("Every item removed or demoted, with its rule")
+st.subheader("Every candidate removed or demoted, with its rule")
 if audit.actions.empty:
     st.write("The policy acted on nothing for these users.")
 else:
-    counts = audit.actions.groupby(["rule", "action"]).size().rename("actions").reset_index()
-    st.dataframe(counts, hide_index=True)
+    grouped = audit.actions.groupby(["rule", "action"]).size().rename("actions").reset_index()
+    st.dataframe(grouped, hide_index=True)
     st.dataframe(audit.actions, hide_index=True)
     st.download_button("Download the actions (CSV)", audit.actions.to_csv(index=False),
                        "policy_actions.csv", "text/csv", icon=":material/download:")

@@ -1,51 +1,64 @@
-"""What a user is told, and the model card: objective, filters, evaluation, audits, limits.
+"""What a user is told, and the model card: ordering rule, filters, evaluation, audits, limits.
 
 A view only: the statement comes from :mod:`audits.transparency`, the report from
-:mod:`audits.report` (the same builder as ``python -m audits report``).
+:mod:`audits.report` (the same builder, on the same Subject, as ``python -m audits report``).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from audits.objectives import OBJECTIVES
 from audits.report import ReportConfig, build_report
-from audits.transparency import explain_result, statement
+from audits.transparency import contribution_frame, explain_result, order_is_truthful, statement
+from recengine.objectives import DEFAULT_WEIGHTS, OBJECTIVES, SERVED
 from ui import state
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _report(key: str, objective: str, weights: tuple, policy: str, n_users: int,
-            protocol: bool, _engine, _policy):
+            protocol: bool, _subject, _policy):
     cfg = ReportConfig(n_users=n_users, objective=objective, weights=dict(weights),
                        policy=_policy, include_protocol=protocol, n_boot=300)
-    card = build_report(_engine, cfg)
+    card = build_report(_subject, cfg)
     return card.to_markdown(), card.to_json()
 
 
 st.title("Transparency report")
-engine = state.get_engine()
+subject = state.get_subject()
+engine = subject.served
 key = state.model_key()
-model = state.get_objective_model()
+objectives = subject.objectives
 policy = state.current_policy()
-data, _ = state.get_dataset()
+data = engine.data
 
 st.subheader("What the user is told")
 c1, c2 = st.columns([1, 2])
-objective = c1.selectbox("Objective in use", OBJECTIVES, key="tr_objective")
-weights = (("rating", st.session_state.get("obj_w_rating", 0.6)),
-           ("engagement", st.session_state.get("obj_w_engagement", 0.2)),
-           ("profit", st.session_state.get("obj_w_profit", 0.2)))
+objective = c1.selectbox("Ordering", OBJECTIVES, key="tr_objective",
+                         help="served: what users get; the others show what an alternative "
+                              "would say")
+weights = tuple((name, st.session_state.get(f"obj_w_{name}", w))
+                for name, w in DEFAULT_WEIGHTS.items())
 if sum(w for _, w in weights) <= 0:
-    weights = (("rating", 0.6), ("engagement", 0.2), ("profit", 0.2))
+    weights = tuple(DEFAULT_WEIGHTS.items())
 user = state.selected_user()
 c2.markdown(f"**User {user}** · {policy.describe()}")
-result = engine.recommend(user, 10, policy, model.objective(objective, dict(weights)))
-sponsored = data.items["item_id"].to_numpy()[model.business.sponsored].tolist()
-st.info(statement(result, policy, dict(weights), sponsored), icon=":material/info:")
-if "sponsored_bid" in model.business.simulated or "items.sponsored_bid" in data.simulated:
+result = engine.recommend(user, 10, policy, objectives.objective(objective, dict(weights)))
+sponsored = data.items["item_id"].to_numpy()[objectives.business.sponsored].tolist()
+if objective != SERVED:
+    st.warning(f"This is an alternative ({objective}), not the list users are served.")
+st.info(statement(result, policy, sponsored), icon=":material/info:")
+if not order_is_truthful(result):
+    st.error("The list is not in the order its rule states.")
+if "sponsored_bid" in objectives.business.simulated:
     st.caption("Sponsorship is simulated on this data.")
 st.dataframe(explain_result(result, sponsored), hide_index=True)
+parts = contribution_frame(result)
+if len(parts):
+    with st.expander("Each item's score, split exactly into the ranking stage's features"):
+        st.caption(f"weight x standardised value per feature; with the intercept "
+                   f"{result.intercept:+.3f} they sum to the item's score.")
+        st.dataframe(parts.pivot_table(index=["rank", "title"], columns="meaning",
+                                       values="contribution").round(3))
 
 st.subheader("Model card")
 c1, c2 = st.columns(2)
@@ -54,7 +67,7 @@ n_users = int(c1.number_input("Users sampled for the audits", 10, 5000, 100, 10,
 protocol = c2.checkbox("Include the offline evaluation beside baselines (slower)", True,
                        key="tr_protocol")
 with st.spinner("Running every audit for the report…"):
-    markdown, js = _report(key, objective, weights, repr(policy), n_users, protocol, engine,
+    markdown, js = _report(key, objective, weights, repr(policy), n_users, protocol, subject,
                            policy)
 d1, d2 = st.columns(2)
 d1.download_button("Download the report (Markdown)", markdown, "model_card.md",

@@ -113,21 +113,18 @@ class ModelBundle:
         x = self.spec.profile_matrix(profile, self.item_ids, self.genre_matrix)
         return float(_predict(self.model.get_layer("user_bias"), x)[0])
 
-    def to_rating(self, scores, item_idx=None, user_bias: float | np.ndarray = 0.0
-                  ) -> np.ndarray:
-        """Raw ``v_u·v_m`` -> rating units through the trained rating head.
+    def to_rating(self, scores, item_idx, user_bias: float | np.ndarray) -> np.ndarray:
+        """Raw ``v_u·v_m`` of (user, item) pairs -> rating units through the trained head.
 
-        With ``item_idx`` (and the user's bias) the head's bias terms are added, as
-        :meth:`predict` does; without them only the dot-product part is mapped.
+        The head's bias terms (the user's, and each item's) are always added: a
+        rating without them is the rating of no real pair.
         """
         s = np.asarray(scores, np.float64)
         objective = self.metadata["config"]["model"]["objective"]
         if objective == "retrieval":
             return self.spec.unscale_rating(s)
         a, c = (float(w) for w in self.model.get_layer("rating_dot").get_weights())
-        z = a * s + c + user_bias
-        if item_idx is not None:
-            z = z + self.item_bias[np.asarray(item_idx)]
+        z = a * s + c + user_bias + self.item_bias[np.asarray(item_idx)]
         if objective == "binary":  # probability of a like, shown on the rating scale
             return self.spec.unscale_rating(2.0 / (1.0 + np.exp(-z)) - 1.0)
         return self.spec.unscale_rating(z)

@@ -1,41 +1,49 @@
-"""The objectives audit: hand-checked metrics, and what profit and engagement promote."""
+"""The objectives audit: hand-checked metrics, the served list as the baseline, and what
+profit and engagement promote."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from audits.business import business_attributes, flagged_mask, simulate_column, unit_profit
 
-from audits.bias import catalogue_coverage, exposure_counts, gini, intra_list_diversity, jaccard
+from audits.compare import compare_user
 from audits.objectives import (
-    OBJECTIVES,
     ObjectiveAuditConfig,
     audit_objectives,
-    blend_scores,
     candidate_pool,
-    compare_user,
-    fit_logistic_1d,
-    minmax,
-    objective_model,
-    pareto_front,
+    pool_lists,
     rank_pool,
-    sigmoid,
-    tradeoff_sweep,
-    weight_grid,
 )
-from recengine.engine import Engine
+from audits.tradeoff import pareto_front, tradeoff_sweep, weight_grid
+from audits.transparency import order_is_truthful, statement
+from recengine.business import business_attributes, flagged_mask, simulate_column, unit_profit
+from recengine.list_metrics import (
+    catalogue_coverage,
+    exposure_counts,
+    gini,
+    intra_list_diversity,
+    jaccard,
+)
+from recengine.logistic import fit_logistic, sigmoid
+from recengine.objectives import OBJECTIVES, SERVED, blend_scores, minmax
 from recengine.schema import Dataset
+from recengine.subject import Subject
 
 
 @pytest.fixture(scope="module")
-def engine(small_trained) -> Engine:
-    return Engine.build(*small_trained)
+def subject(small_trained) -> Subject:
+    return Subject.build(*small_trained)
 
 
 @pytest.fixture(scope="module")
-def model(engine):
-    return objective_model(engine)
+def engine(subject):
+    return subject.served
+
+
+@pytest.fixture(scope="module")
+def model(subject):
+    return subject.objectives
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +96,13 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_logistic_fit_by_hand_and_by_recovery():
-    a, b = fit_logistic_1d([-1, -1, 1, 1], [0, 1, 0, 1])  # x says nothing, classes balanced
-    assert a == pytest.approx(0, abs=1e-6) and b == pytest.approx(0, abs=1e-6)
+    w, b = fit_logistic([-1, -1, 1, 1], [0, 1, 0, 1], l2=1e-6)  # x says nothing, balanced
+    assert w[0] == pytest.approx(0, abs=1e-6) and b == pytest.approx(0, abs=1e-6)
     rng = np.random.default_rng(0)
     x = rng.normal(size=20_000)
     y = rng.random(20_000) < sigmoid(2.0 * x - 1.0)
-    a, b = fit_logistic_1d(x, y)
-    assert a == pytest.approx(2.0, abs=0.15) and b == pytest.approx(-1.0, abs=0.1)
+    w, b = fit_logistic(x, y, l2=1e-6)
+    assert w[0] == pytest.approx(2.0, abs=0.15) and b == pytest.approx(-1.0, abs=0.1)
 
 
 def test_business_columns_from_data_or_simulated_and_labelled_so(small_synthetic):
@@ -104,32 +112,80 @@ def test_business_columns_from_data_or_simulated_and_labelled_so(small_synthetic
     bare_items = small_synthetic.items[["item_id", "title", "year", "genres"]]
     bare = Dataset(bare_items, small_synthetic.users, small_synthetic.interactions[
         ["user_id", "item_id", "rating", "timestamp"]])
-    sim = business_attributes(bare, seed=3)
+    sim = business_attributes(bare)
     assert set(sim.simulated) == {"price", "margin", "sponsored_bid", "watch_minutes", "labels"}
     assert all(p.startswith("simulated here") for p in sim.provenance.values())
     assert sim.sponsored.sum() == round(0.05 * bare.n_items)
-    assert np.array_equal(sim.labels, simulate_column("labels", bare_items, seed=3))
+    assert np.array_equal(sim.labels, simulate_column("labels", bare_items, seed=0))
     assert unit_profit([10.0], [0.3], [0.5]).tolist() == [pytest.approx(3.5)]
     assert flagged_mask(["", "scam", "a|b", None]).tolist() == [False, True, True, False]
 
 
 # ----- on a trained model -------------------------------------------------------------
+def test_the_audited_served_list_is_the_served_list_for_every_user(engine, model):
+    """One truth: what the audits call "served" is exactly what Engine.recommend returns."""
+    users = np.arange(engine.data.n_users)
+    pool = candidate_pool(engine, users)
+    audited = pool_lists(pool, rank_pool(pool, model.objective(SERVED), 10))
+    ids = engine.data.items["item_id"].to_numpy()
+    for u, lst in zip(users.tolist(), audited, strict=True):
+        uid = int(engine.data.users["user_id"].iloc[u])
+        served = [it.item_id for it in engine.recommend(uid, 10).items]
+        assert ids[lst].tolist() == served
+    audit = audit_objectives(model, ObjectiveAuditConfig(n_users=engine.data.n_users, k=10))
+    assert all(np.array_equal(a, b) for a, b in zip(audit.lists[SERVED], audited, strict=True))
+
+
+def test_the_statement_matches_the_order_of_every_list(engine, model):
+    for u in range(0, engine.data.n_users, 7):
+        uid = int(engine.data.users["user_id"].iloc[u])
+        for name in OBJECTIVES:
+            objective = model.objective(name)
+            result = engine.recommend(uid, 10, objective=objective)
+            assert order_is_truthful(result)
+            assert statement(result).startswith(objective.rule)
+            if name == "rating":  # "ordered by predicted rating" means exactly that
+                ratings = [it.predicted_rating for it in result.items]
+                assert ratings == sorted(ratings, reverse=True)
+            if name == SERVED:  # each score is the ranking stage's, split exactly
+                for it in result.items:
+                    assert sum(it.contributions.values()) + result.intercept == \
+                        pytest.approx(it.score, abs=1e-9)
+    served = engine.recommend(int(engine.data.users["user_id"].iloc[0]), 10)
+    assert "v_u·v_m" not in served.score_meaning  # the stage's score, named as such
+    assert "learned ranking stage" in served.ordering_rule
+
+
 def test_pool_ranking_is_the_engines_ranking(engine, model):
     users = np.arange(20)
     profit = model.objective("profit")
     pool = candidate_pool(engine, users)
-    ours = rank_pool(model, pool, profit, 10)
+    ours = pool_lists(pool, rank_pool(pool, profit, 10))
     theirs = engine.recommend_topk_batch(users, 10, objective=profit)
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+
+
+def test_predicted_ratings_carry_the_bias_terms(engine, subject):
+    """The one rating prediction equals the bundle's own predict on the same vectors."""
+    bundle = subject.bundle
+    u = np.repeat(np.arange(5), 4)
+    i = np.tile(np.arange(4), 5)
+    np.testing.assert_allclose(subject.protocol.pair_ratings(u, i), bundle.predict(u, i),
+                               rtol=1e-6)
+    cands = engine.candidates(int(engine.data.users["user_id"].iloc[2]))
+    scorer = engine.scorer
+    a, c = (float(w) for w in scorer.model.get_layer("rating_dot").get_weights())
+    z = a * cands.dots + c + cands.user_bias + scorer.item_bias[cands.items]
+    np.testing.assert_allclose(cands.ratings, scorer.spec.unscale_rating(z), rtol=1e-6)
 
 
 def test_profit_promotes_the_planted_sponsored_items(audit, model):
     share = audit.metrics["sponsored_share"]
     catalogue_share = model.business.sponsored.mean()
-    assert share["profit"] > 3 * share["rating"]
+    assert share["profit"] > 3 * share[SERVED]
     assert share["profit"] > 3 * catalogue_share
     assert audit.metrics.loc["profit", "expected_profit"] > \
-        audit.metrics.loc["rating", "expected_profit"]
+        audit.metrics.loc[SERVED, "expected_profit"]
     assert audit.metrics.loc["rating", "mean_predicted_rating"] >= \
         audit.metrics.loc["profit", "mean_predicted_rating"]
 
@@ -144,40 +200,45 @@ def test_metrics_table_is_computed_from_the_lists(audit, model, engine):
         assert row["coverage"] == pytest.approx(len(set(flat.tolist())) / engine.data.n_items)
         assert row["exposure_gini"] == pytest.approx(
             gini(np.bincount(flat, minlength=engine.data.n_items)))
+        assert row["overlap_with_served"] == pytest.approx(np.mean(
+            [jaccard(a, b) for a, b in zip(lists, audit.lists[SERVED], strict=True)]))
     assert np.allclose(np.diag(audit.overlap), 1.0)
-    assert audit.overlap.loc["rating", "profit"] < 1.0
+    assert audit.overlap.loc[SERVED, "profit"] < 1.0
     assert set(audit.simulated) >= {"expected_profit", "flagged_share"}, "synthetic is simulated"
 
 
 def test_tradeoff_sweep_ends_match_the_single_objectives(model, audit):
     cfg = ObjectiveAuditConfig(n_users=150, k=10)
     sweep = tradeoff_sweep(model, cfg, steps=3)
-    assert len(sweep) == 6
-    pure_rating = sweep[sweep["w_rating"] == 1.0].iloc[0]
+    assert sweep["setting"].tolist() == [SERVED] + ["blend"] * 6
+    assert sweep.iloc[0]["mean_predicted_rating"] == pytest.approx(
+        audit.metrics.loc[SERVED, "mean_predicted_rating"])
+    blends = sweep[sweep["setting"] == "blend"]
+    pure_rating = blends[blends["w_rating"] == 1.0].iloc[0]
     assert pure_rating["mean_predicted_rating"] == pytest.approx(
         audit.metrics.loc["rating", "mean_predicted_rating"])
-    pure_profit = sweep[sweep["w_profit"] == 1.0].iloc[0]
+    pure_profit = blends[blends["w_profit"] == 1.0].iloc[0]
     assert pure_profit["expected_profit"] == pytest.approx(
         audit.metrics.loc["profit", "expected_profit"])
-    pts = sweep[["mean_predicted_rating", "expected_watch_minutes", "expected_profit"]]
-    assert sweep["pareto"].tolist() == pareto_front(pts.to_numpy()).tolist()
-    assert sweep["pareto_rating_profit"].any()
+    pts = blends[["mean_predicted_rating", "expected_watch_minutes", "expected_profit"]]
+    assert blends["pareto"].tolist() == pareto_front(pts.to_numpy()).tolist()
 
 
 def test_one_user_side_by_side_says_why(model, engine):
     uid = int(engine.data.users["user_id"].iloc[3])
     cmp = compare_user(model, uid, k=10)
     assert set(cmp.lists) == set(OBJECTIVES)
-    assert all(len(f) == 10 for f in cmp.lists.values())
-    rating_ids = set(cmp.lists["rating"]["item_id"])
+    served = [it.item_id for it in engine.recommend(uid, 10).items]
+    assert cmp.lists[SERVED]["item_id"].tolist() == served
+    served_ids = set(served)
     promoted = cmp.changes[(cmp.changes["objective"] == "profit")
                            & (cmp.changes["change"] == "promoted")]
-    assert set(promoted["item_id"]) == set(cmp.lists["profit"]["item_id"]) - rating_ids
+    assert set(promoted["item_id"]) == set(cmp.lists["profit"]["item_id"]) - served_ids
     assert promoted["reason"].str.startswith("promoted by profit:").all()
     bids = engine.data.items.set_index("item_id").loc[promoted["item_id"], "sponsored_bid"]
     for reason, bid in zip(promoted["reason"], bids, strict=True):
         assert ("sponsored bid" in reason) == (bid > 0)
     dropped = cmp.changes[(cmp.changes["objective"] == "profit")
                           & (cmp.changes["change"] == "dropped")]
-    assert set(dropped["item_id"]) == rating_ids - set(cmp.lists["profit"]["item_id"])
+    assert set(dropped["item_id"]) == served_ids - set(cmp.lists["profit"]["item_id"])
     assert isinstance(cmp.changes, pd.DataFrame)

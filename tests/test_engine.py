@@ -183,9 +183,11 @@ def test_ranking_is_by_score_and_an_objective_can_replace_it():
     default = engine.recommend(1002, k=50)
     scores = [it.score for it in default.items]
     assert scores == sorted(scores, reverse=True)
-    assert default.objective == "rating"
-    contrarian = Objective("least_liked",
-                           lambda v_u, idx: -(engine.item_vectors[idx] @ v_u))
+    assert default.objective == "served"
+    assert default.ordering_rule == engine.served_objective.rule
+    assert "v_u·v_m" in default.score_meaning  # no ranking stage here: the served score is
+    contrarian = Objective("least_liked", "Ordered by the lowest match first",
+                           "negated match score", lambda c: -c.dots)
     flipped = engine.recommend(1002, k=50, objective=contrarian)
     assert flipped.objective == "least_liked"
     assert [it.item_id for it in flipped.items] == [it.item_id for it in default.items][::-1]

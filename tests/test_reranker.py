@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from recengine.reranker import FEATURES, Reranker, candidate_features, fit_logistic
+from recengine.logistic import fit_logistic
+from recengine.reranker import FEATURES, Reranker, candidate_features, fit_reranker
 from recengine.results import SourceHit
 
 
@@ -34,8 +35,33 @@ def test_logistic_fit_recovers_a_planted_direction_and_round_trips():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, 3))
     y = (x @ np.array([2.0, -1.0, 0.0]) + rng.logistic(size=4000) > 0).astype(float)
-    model = fit_logistic(x, y, l2=0.1)
+    model = fit_reranker(x, y, l2=0.1)
     assert model.weights[0] > 1.5 and model.weights[1] < -0.7 and abs(model.weights[2]) < 0.2
     again = Reranker.from_arrays(model.to_arrays())
     np.testing.assert_array_equal(model.score(x), again.score(x))
     assert Reranker.from_arrays({}) is None
+
+
+def test_the_one_logistic_solver_matches_scikit_learn():
+    """Peer check: the same penalised log-loss minimum as sklearn's lbfgs (C = 1 / l2)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1500, 4))
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0]) + rng.logistic(size=1500) > 0.3).astype(float)
+    w, b = fit_logistic(x, y, l2=2.0)
+    ref = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(x, y)
+    np.testing.assert_allclose(w, ref.coef_[0], atol=1e-5)
+    assert abs(b - ref.intercept_[0]) < 1e-5
+
+
+def test_contributions_are_the_exact_parts_of_the_score():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, len(FEATURES)))
+    y = (x[:, 0] + rng.logistic(size=300) > 0).astype(float)
+    stage = fit_reranker(x, y)
+    parts = stage.contributions(x[:5])
+    np.testing.assert_allclose(parts.sum(axis=1) + stage.bias, stage.score(x[:5]), atol=1e-12)
+    # by hand for one feature of one row: weight x standardised value
+    assert parts[0, 3] == (x[0, 3] - stage.mean[3]) / stage.std[3] * stage.weights[3]
+    assert abs(sum(stage.importance().values()) - 1.0) < 1e-12

@@ -75,8 +75,12 @@ def test_bundle_is_a_scorer_with_unit_vectors(trained):
     assert bundle.item_vectors.shape[1] == 32
     np.testing.assert_allclose(np.linalg.norm(bundle.item_vectors, axis=1), 1, atol=1e-4)
     lo, hi = bundle.spec.rating_scale
-    r = bundle.to_rating(np.array([-1.0, 0.0, 1.0]))
-    assert ((r >= lo) & (r <= hi)).all()
+    items = np.array([0, 1, 2])
+    r = bundle.to_rating(np.array([-1.0, 0.0, 1.0]), items, 0.0)
+    a, c = (float(w) for w in bundle.model.get_layer("rating_dot").get_weights())
+    expected = bundle.spec.unscale_rating(a * np.array([-1.0, 0.0, 1.0]) + c
+                                          + bundle.item_bias[items])
+    np.testing.assert_allclose(r, expected, rtol=1e-6)
 
 
 def test_save_then_load_gives_identical_predictions(planted, trained, tmp_path):

@@ -20,23 +20,24 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from audits.objectives import ObjectiveModel, objective_model
 from recengine.bundle import ModelBundle
+from recengine.config import TrainConfig
 from recengine.data import load_csv_bundle, load_with_fallback
 from recengine.data.sources import DEFAULT_SPEC
 from recengine.engine import Engine
 from recengine.model_store import (
     ModelStore,
     demo_train_config,
-    engine_for,
     evaluate_bundle,
     evaluate_with_cf,
     train_cf_model,
 )
+from recengine.objectives import ObjectiveSet
 from recengine.policy import ContentPolicy
 from recengine.projection import Projection, pca_2d
 from recengine.schema import DataError, Dataset
-from recengine.config import TrainConfig
+from recengine.serving import serving_engine
+from recengine.subject import Subject
 from ui.widgets import PALETTE, data_error_text
 
 __all__ = [
@@ -246,7 +247,7 @@ def get_engine() -> Engine:
 
     def build() -> Engine:
         with st.spinner("Preparing retrieval (similar items, top lists)…"):
-            engine = engine_for(data, bundle)
+            engine = serving_engine(data, bundle)
         # Streamlit clears the Keras session after every run, and that runs a full
         # gc.collect(): with TensorFlow loaded it dominated each rerun (~0.2 s).
         # Freezing the long-lived heap (modules, model, engine) keeps it out of
@@ -362,10 +363,20 @@ def current_policy() -> ContentPolicy:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _objective_model(key: str, _engine: Engine) -> ObjectiveModel:
-    return objective_model(_engine)
+def _subject(key: str, _data: Dataset, _bundle: ModelBundle, _engine: Engine) -> Subject:
+    return Subject.build(_data, _bundle, served=_engine)
 
 
-def get_objective_model() -> ObjectiveModel:
-    """The audits' objective model for the active engine, fitted once for every audit page."""
-    return _objective_model(model_key(), get_engine())
+def get_subject() -> Subject:
+    """The system being audited: the served engine the pages show and its train-only twin.
+
+    Built once per model from the same bundle ``python -m audits report`` loads,
+    so the app's audits and the terminal's agree number for number.
+    """
+    data, _ = get_dataset()
+    return _subject(_model_slot(), data, get_bundle(), get_engine())
+
+
+def get_objectives() -> ObjectiveSet:
+    """The served order and its alternatives for the active model (one for every page)."""
+    return get_subject().objectives

@@ -11,6 +11,7 @@ from collections import Counter
 import pandas as pd
 import streamlit as st
 
+from recengine.reranker import FEATURE_WORDS
 from recengine.results import RankedItem, RecommendationResult, SourceHit
 from recengine.schema import DataError
 
@@ -54,20 +55,36 @@ def source_badges(hits: list[SourceHit]) -> str:
     return " ".join(parts)
 
 
-def render_ranked_item(item: RankedItem, scale: tuple[float, float]) -> None:
-    """One recommendation: rank, title, genres, predicted rating, score and why."""
+def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meaning: str,
+                       intercept: float | None = None) -> None:
+    """One recommendation: rank, title, the score that placed it, its rating, and why."""
     with st.container(border=True):
-        left, right = st.columns([5, 1])
+        left, mid, right = st.columns([5, 1, 1])
         genres = item.genres.replace("|", ", ") or "no genre"
         left.markdown(f"**{item.rank}. {_md(item.title)}**  \n"
                       f":gray[{_md(genres)} · item {item.item_id}]")
-        right.metric("predicted", f"{item.predicted_rating:.2f}",
-                     help=f"predicted rating on the {scale[0]:g}-{scale[1]:g} scale; "
-                          f"model score v_u·v_m = {item.score:.4f}")
+        mid.metric("score", f"{item.score:.3f}", help=f"{score_meaning}: what placed this "
+                                                      "item at this rank")
+        right.metric("predicted rating", f"{item.predicted_rating:.2f}",
+                     help=f"on the {scale[0]:g}-{scale[1]:g} scale, the rating head's user "
+                          "and item bias terms included")
         why = source_badges(item.sources)
         if item.demoted_by:
             why += f" :red-badge[:material/arrow_downward: demoted by {_md(item.demoted_by)}]"
         left.markdown(why or ":gray[no source recorded]")
+        if item.contributions:
+            with st.expander("Why this rank: each ranking feature's part of the score"):
+                st.dataframe(contribution_table(item, intercept), hide_index=True)
+
+
+def contribution_table(item: RankedItem, intercept: float | None) -> pd.DataFrame:
+    """The item's score split exactly into weight x value per feature, plus the intercept."""
+    rows = [{"what": FEATURE_WORDS[name], "part of the score": round(value, 4)}
+            for name, value in sorted((item.contributions or {}).items(),
+                                      key=lambda kv: -abs(kv[1]))]
+    rows.append({"what": "baseline (intercept)", "part of the score": round(intercept or 0.0, 4)})
+    rows.append({"what": "total = the score", "part of the score": round(item.score, 4)})
+    return pd.DataFrame(rows)
 
 
 def _md(text: str) -> str:
