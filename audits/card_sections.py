@@ -316,8 +316,9 @@ def why_items(r: AuditResults) -> Section:
     if stage is None:
         md += "\n\nNo ranking stage: the served order is the two-tower score v_u·v_m."
     else:
-        md += ("\n\nThe ranking stage's parameters (weights per standard deviation of each "
-               "input; importance is the share of summed absolute weights):\n\n"
+        md += ("\n\nThe served order's ranking stage, its parameters (weights per standard "
+               "deviation of each input; importance is the share of summed absolute "
+               "weights):\n\n"
                + readable(pd.DataFrame(stage)[["meaning", "weight", "importance"]]))
     return Section(SECTIONS[4], data, md)
 

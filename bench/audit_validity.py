@@ -33,7 +33,8 @@ from :func:`audits.bias.per_user_accuracy`, exposure from
   loads TensorFlow). Target: 100% equal, item ids in order.
 
     python bench/audit_validity.py --data SPEC --json OUT [--shuffles 100]
-        [--repeats 20] [--users N] [--n-boot B] [--model DIR] [--epochs N]
+        [--repeats 20] [--users N] [--n-boot B] [--model DIR | --save-model DIR]
+        [--epochs N] [--cli-users 5] [--seed 0]
 """
 
 from __future__ import annotations
@@ -393,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="data source spec (default: synthetic, or the model's data)")
     parser.add_argument("--json", default=None, help="write the figures here")
     parser.add_argument("--model", default=None, help="a saved bundle (default: train one)")
+    parser.add_argument("--save-model", default=None,
+                        help="keep the model trained here in this directory (reuse: --model)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs (default: TrainConfig's, early stopping on)")
     parser.add_argument("--shuffles", type=int, default=100)
@@ -432,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if model_dir is None:
-            model_dir = save_bundle(subject.bundle, Path(tmp) / "model")
+            model_dir = save_bundle(subject.bundle, Path(args.save_model or Path(tmp) / "model"))
         engine = load_serving_engine(model_dir)
         agreement, disagreements = served_agreement(audited_served_ids(subject, fig), engine,
                                                     cfg.k, model_dir, args.cli_users, args.seed)

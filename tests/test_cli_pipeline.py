@@ -69,14 +69,14 @@ def test_unknown_ids_exit_2_with_a_clear_error(model_dir, capsys, verb, flag):
     assert err.startswith("error: unknown") and "987654321" in err
 
 
-def test_engine_from_bundle_uses_its_table_and_refuses_other_data(model_dir):
+def test_serving_engine_from_a_bundle_uses_its_table_and_refuses_other_data(model_dir):
     from recengine.bundle_io import BundleError
     from recengine.data import load_source
-    from recengine.engine import Engine
+    from recengine.serving import load_serving_engine
 
     path, data = model_dir
-    engine = Engine.from_bundle(path, data=data)
+    engine = load_serving_engine(path, data=data)
     assert engine.similar_table.method == "bundle"
     assert engine.similar_table.indices.shape[0] == data.n_items
     with pytest.raises(BundleError, match="other data"):
-        Engine.from_bundle(path, data=load_source("synthetic:users=60,items=120,seed=4"))
+        load_serving_engine(path, data=load_source("synthetic:users=60,items=120,seed=4"))
