@@ -45,7 +45,27 @@ def test_objectives_page_shows_tables_and_simulated_labels():
 
 def test_transparency_page_states_the_criteria_and_offers_downloads():
     at = open_page("pages/9_Transparency_report.py")
-    assert at.info[0].value.startswith("Ranked by predicted enjoyment")
+    assert at.info[0].value.startswith("Ordered by the learned ranking stage")
+    assert not at.error, "the list is in the order its rule states"
     md = " ".join(el.value for el in at.markdown)
-    for section in ("## Data set", "## Evaluation", "## Known limitations"):
+    for section in ("## Data set", "## Ordering rule and objective", "## Why items are there",
+                    "## Evaluation", "## Bias and fairness", "## Known limitations"):
         assert section in md
+
+
+def test_objectives_page_puts_the_served_list_first():
+    at = open_page("pages/6_Objectives.py")
+    metrics = at.dataframe[0].value
+    assert list(metrics.index) == ["served", "rating", "engagement", "profit", "blend"]
+    assert metrics.loc["served", "overlap_with_served"] == 1.0
+    assert any(el.value.startswith("**Served order.** Ordered by") for el in at.markdown)
+
+
+def test_content_filtering_page_opens_with_every_label_blocked():
+    at = open_page("pages/7_Content_filtering.py")
+    md = " ".join(el.value for el in at.markdown)
+    assert "Removes items labelled" in md
+    comparison = at.dataframe[0].value
+    served = comparison[comparison["objective"] == "served"].set_index("policy")
+    assert served.loc["with", "flagged_share"] == 0.0
+    assert served.loc["without", "flagged_share"] > 0.0, "a meaningful comparison"

@@ -26,7 +26,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 #: url path -> heading the page shows ("" is the default page, Recommendations)
 PAGES = {"": "Recommendations", "similar-items": "Similar items",
-         "pipeline": "Pipeline", "model": "Model", "data": "Data"}
+         "pipeline": "Pipeline", "model": "Model", "data": "Data",
+         "objectives": "Objectives", "content-filtering": "Content filtering",
+         "bias-and-fairness": "Bias and fairness", "transparency-report": "Transparency report"}
+#: each page's main figure, as a reader finds it on the page
+MAIN_FIGURE = {"": "How this list is ordered.",
+               "objectives": "Served order.",
+               "content-filtering": "What users would have seen:",
+               "bias-and-fairness": "Recall@10 under the protocol",
+               "transparency-report": "Ordered by the learned ranking stage"}
 ENV = {"RECENGINE_DATA": "synthetic:users=120,items=200",
        "RECENGINE_TRAIN": '{"epochs": 2, "batch_size": 256, "patience": 0, "model": '
                           '{"user_tower": {"hidden": [32]}, "item_tower": {"hidden": [32]}}}'}
@@ -102,6 +110,10 @@ def test_every_page_in_a_browser(server, tmp_path):
                 if path == "":
                     reasons = page.get_by_text("because you watched")
                     assert reasons.count() > 0, "the list shows why each item is there"
+                if path in MAIN_FIGURE:
+                    figure = page.get_by_text(MAIN_FIGURE[path]).first
+                    figure.wait_for(timeout=60_000)
+                    assert figure.is_visible(), f"{path}: main figure missing"
                 assert "user=3" in page.url
         finally:
             browser.close()
