@@ -1,6 +1,6 @@
 """The model card's sections: each one figure dict (the JSON) and its Markdown, from one source.
 
-Every section builder reads the :class:`audits.report.AuditResults` the card
+Every section builder reads the :class:`audits.card_data.AuditResults` the card
 was built from and returns a :class:`Section` whose ``data`` holds the figures
 and whose ``markdown`` shows the same figures with readable headers: nothing is
 retyped, no raw dict or column name reaches the reader.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,8 +19,7 @@ from recengine.objectives import SERVED, blend_phrase, normalise_weights
 from recengine.reranker import FEATURE_WORDS
 from recengine.serving import TRAINED_ON
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .report import AuditResults
+from .card_data import AuditResults
 
 SECTIONS = ("Intended use and users", "Data set", "Model", "Ordering rule and objective",
             "Why items are there", "Evaluation", "Objectives compared",

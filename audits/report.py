@@ -11,10 +11,9 @@ the card.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from recengine.evaluation import (
     System,
@@ -24,76 +23,22 @@ from recengine.evaluation import (
     run_protocol,
 )
 from recengine.evaluation.systems import engine_system
-from recengine.objectives import DEFAULT_WEIGHTS, OBJECTIVES, SERVED, normalise_weights
+from recengine.objectives import SERVED
 from recengine.policy import ContentPolicy
 from recengine.ranking import Objective
 from recengine.subject import Subject
 
 from . import card_sections as cs
-from .bias import BiasAudit, BiasAuditConfig, audit_bias
+from .bias import audit_bias
+from .card_data import AuditResults, ReportConfig
 from .card_sections import SECTIONS, Section, jsonable, markdown_table
-from .content_filter import ContentFilterAudit, audit_content_filter, block_every_label
-from .objectives import ObjectiveAudit, ObjectiveAuditConfig, audit_objectives, candidate_pool
+from .content_filter import audit_content_filter, block_every_label
+from .objectives import audit_objectives, candidate_pool
 from .objectives import sample_users as _sample_users
 from .tradeoff import tradeoff_sweep
 from .transparency import statement
 
 LEVEL = 0.95
-
-
-@dataclass
-class ReportConfig:
-    """What the card covers; defaults keep it to seconds on the demo data."""
-
-    n_users: int = 200
-    k: int = 10
-    seed: int = 0
-    objective: str = SERVED  # the ordering the card describes users getting
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    policy: ContentPolicy = field(default_factory=ContentPolicy)
-    include_protocol: bool = True
-    n_boot: int = 500
-    tradeoff_steps: int = 5
-
-    def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {self.objective!r}; use one of {OBJECTIVES}")
-        normalise_weights(self.weights)  # refuses unknown, negative or all-zero weights
-        for name in ("n_users", "k", "n_boot"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-
-    @property
-    def policy_or_none(self) -> ContentPolicy | None:
-        return None if self.policy.is_empty else self.policy
-
-    def objective_config(self) -> ObjectiveAuditConfig:
-        return ObjectiveAuditConfig(n_users=self.n_users, k=self.k, seed=self.seed,
-                                    weights=dict(self.weights))
-
-    def bias_config(self) -> BiasAuditConfig:
-        return BiasAuditConfig(n_users=self.n_users, k=self.k, seed=self.seed,
-                               n_boot=self.n_boot)
-
-
-@dataclass
-class AuditResults:
-    """Every figure the card shows, computed once on one subject."""
-
-    subject: Subject
-    config: ReportConfig
-    active: Objective  # the ordering the card describes
-    users: np.ndarray  # dense indices of the sampled users (every audit's sample)
-    sources: dict  # share of shown slots by retrieval source
-    example: str  # what the first sampled user is told about their list
-    objectives: ObjectiveAudit
-    tradeoff: pd.DataFrame
-    content: ContentFilterAudit
-    content_policy: ContentPolicy  # the policy the content section compares
-    every_label: bool  # True: the report's policy is empty, every label blocked instead
-    bias: BiasAudit
-    protocol: dict | None  # run_protocol's result (pipeline + baselines)
-    uncertainty: dict | None  # bootstrap intervals on the pipeline's Recall/NDCG
 
 
 def sample_users(subject: Subject, config: ReportConfig) -> np.ndarray:
