@@ -1,17 +1,13 @@
-"""The model card's sections: each one figure dict (the JSON) and its Markdown, from one source.
+"""The model card's first sections: use, data, model, ordering rule, why, evaluation.
 
 Every section builder reads the :class:`audits.card_data.AuditResults` the card
-was built from and returns a :class:`Section` whose ``data`` holds the figures
-and whose ``markdown`` shows the same figures with readable headers: nothing is
-retyped, no raw dict or column name reaches the reader.
+was built from and returns a :class:`~audits.card_format.Section` whose ``data``
+holds the figures and whose ``markdown`` shows the same figures with readable
+headers: nothing is retyped, no raw dict or column name reaches the reader.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-import numpy as np
 import pandas as pd
 
 from recengine.evaluation.protocol import RELEVANT_THRESHOLD, system_results
@@ -20,167 +16,20 @@ from recengine.reranker import FEATURE_WORDS
 from recengine.serving import TRAINED_ON
 
 from .card_data import AuditResults
-
-SECTIONS = ("Intended use and users", "Data set", "Model", "Ordering rule and objective",
-            "Why items are there", "Evaluation", "Objectives compared",
-            "Content policy and filter", "Bias and fairness", "Ethical considerations",
-            "Known limitations")
-
-#: column and figure names as a reader reads them
-WORDS = {
-    "objective": "Objective", "policy": "Policy", "setting": "Setting", "source": "Source",
-    "slots": "Slots", "share": "Share", "system": "System", "feature": "Parameter",
-    "meaning": "What it measures", "weight": "Weight (per SD)", "importance": "Importance",
-    "mean_predicted_rating": "Mean predicted rating",
-    "expected_watch_minutes": "Expected watch minutes", "expected_profit": "Expected profit",
-    "flagged_share": "Flagged share", "sponsored_share": "Sponsored share",
-    "long_tail_share": "Long-tail share", "exposure_gini": "Exposure Gini",
-    "intra_list_diversity": "Intra-list diversity", "coverage": "Catalogue coverage",
-    "overlap_with_served": "Overlap with served", "flagged_slots": "Flagged slots",
-    "flagged_items": "Flagged items", "users_with_flagged": "Users shown flagged items",
-    "users_with_flagged_share": "Share of users shown flagged items", "measure": "Measured by",
-    "without": "Without policy", "with": "With policy", "lost": "Lost",
-    "lost_share": "Share lost", "w_rating": "Weight: rating", "w_engagement":
-    "Weight: engagement", "w_profit": "Weight: profit", "pareto": "On the 3-way front",
-    "pareto_rating_profit": "Front: rating vs profit",
-    "pareto_rating_engagement": "Front: rating vs engagement", "group_column": "Grouped by",
-    "metric": "Figure", "group": "Group", "value": "Value", "n_users": "Users",
-    "ci_low": "95% low", "ci_high": "95% high", "too_few": "Too few users", "gap": "Gap",
-    "largest": "Highest group", "smallest": "Lowest group", "p_value": "p",
-    "p_holm": "p (Holm)", "distinguishable": "Distinguishable", "groups_compared":
-    "Groups compared", "too_few_users": "Groups with too few users", "users": "Users",
-    "rmse": "RMSE", "mae": "MAE", "k": "List length", "test_ratings": "Test ratings",
-    "users_with_relevant": "Users with a relevant test item",
-    "rec_popularity": "Popularity of recommended items",
-    "mean_rec_popularity": "Popularity of recommended items",
-    "mean_history_popularity": "Popularity of watched items",
-    "popularity_lift": "Popularity lift (recommended / watched)",
-    "history_long_tail_share": "Long-tail share of watched items",
-    "catalogue_long_tail_share": "Long-tail share of the catalogue",
-    "calibration_kl": "Genre miscalibration (KL)", "age_band": "age band",
-    "catalogue_share": "Flagged share of the catalogue",
-    "candidate_share": "Flagged share of retrieved candidates",
-    "engagement_vs_served": "Engagement vs served (flagged share ratio)",
-    "engagement_vs_catalogue": "Engagement vs catalogue (flagged share ratio)",
-    "profit_vs_served": "Profit vs served (flagged share ratio)",
-    "candidates_caught": "Candidates caught in retrieval",
-    "shown_slots_removed": "Shown slots removed", "shown_slots_demoted": "Shown slots demoted",
-    "train": "Train ratings", "test": "Test ratings", "fewest_users": "Fewest users",
-    "most_users": "Most users",
-    "test_ratings_unseen_items": "Test ratings of items never rated in train",
-}
-SOURCE_WORDS = {"similar": "similar to an item you watched",
-                "cowatched": "often watched with an item you watched",
-                "genre": "top of one of your genres", "region": "popular in your region",
-                "overall": "popular overall"}
-RETRIEVAL_WORDS = {
-    "similar_per_item": "similar items per seed", "last_watched": "last watched items as seeds",
-    "genre_top": "top items per genre", "n_genres": "genres per user",
-    "region_top": "top items per region", "overall_top": "top items overall (no region)",
-    "cowatched_per_item": "co-watched items per seed",
-    "cowatch_neighbours": "co-watch table width", "top_rule": "top lists ranked by",
-    "min_ratings_for_mean": "ratings needed for a mean-rating top list",
-    "sources": "sources"}
+from .card_format import (
+    RETRIEVAL_WORDS,
+    SECTIONS,
+    SOURCE_WORDS,
+    Section,
+    _pct,
+    cell,
+    facts,
+    markdown_table,
+    readable,
+    word,
+)
 
 
-@dataclass
-class Section:
-    title: str
-    data: dict
-    markdown: str
-
-
-# ----- helpers ------------------------------------------------------------------------
-def jsonable(obj):
-    """Plain JSON types: numpy scalars unwrapped, NaN and inf as null, frames as records."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, pd.DataFrame):
-        return jsonable(obj.to_dict("records"))
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.bool_ | bool):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if obj is None or isinstance(obj, int | str):
-        return obj
-    if obj is pd.NA:
-        return None
-    return str(obj)
-
-
-def word(name) -> str:
-    """A figure or column name as words ("recall@10_vs_ease" -> "Recall@10 / EASE")."""
-    name = str(name)
-    if name in WORDS:
-        return WORDS[name]
-    if "@" in name:
-        metric, _, rest = name.partition("@")
-        k, _, vs = rest.partition("_vs_")
-        out = {"recall": "Recall", "ndcg": "NDCG", "coverage": "Coverage"}.get(
-            metric, metric.capitalize()) + f"@{k}"
-        return out + (f" / {vs.upper()}" if vs else "")
-    return name.replace("_", " ")
-
-
-def cell(v, digits: int = 4) -> str:
-    if isinstance(v, bool | np.bool_):
-        return "yes" if v else "no"
-    if isinstance(v, float | np.floating):
-        return "-" if not math.isfinite(float(v)) else f"{float(v):.{digits}g}"
-    if v is None or v is pd.NA:
-        return "-"
-    if isinstance(v, int | np.integer):
-        return f"{int(v):,}"
-    return str(v).replace("|", "/")
-
-
-def markdown_table(frame: pd.DataFrame, digits: int = 4, index: bool = False) -> str:
-    """A GitHub-style table (no extra dependency); floats to ``digits`` significant places."""
-    df = frame.reset_index() if index else frame
-    if df.empty:
-        return "_(none)_"
-    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in df.columns) + " |"
-    body = ["| " + " | ".join(cell(v, digits) for v in row) + " |"
-            for row in df.itertuples(index=False, name=None)]
-    return "\n".join([head, rule, *body])
-
-
-def readable(frame: pd.DataFrame, simulated=(), value_columns=("metric", "measure",
-                                                                "group_column")) -> str:
-    """A table with words for headers (and for figure names inside ``value_columns``)."""
-    df = frame.copy()
-    for col in value_columns:
-        if col in df.columns:
-            df[col] = df[col].map(word)
-    df.columns = [word(c) + (" (simulated)" if c in simulated else "") for c in df.columns]
-    return markdown_table(df)
-
-
-def facts(pairs) -> str:
-    """"- **Label**: value" lines (numbers formatted like table cells)."""
-    return "\n".join(f"- **{k}**: {v if isinstance(v, str) else cell(v)}" for k, v in pairs)
-
-
-def figures_table(figures: dict, keys=None) -> str:
-    """A two-column table of named figures."""
-    keys = keys or list(figures)
-    return markdown_table(pd.DataFrame({"Figure": [word(k) for k in keys],
-                                        "Value": [figures[k] for k in keys]}))
-
-
-def _pct(x) -> str:
-    return "not measured" if x is None or not math.isfinite(float(x)) else f"{100 * x:.1f}%"
-
-
-# ----- sections -----------------------------------------------------------------------
 def intended_use(r: AuditResults) -> Section:
     data = {
         "intended_for": "People browsing a film catalogue who want a short list of what to "
@@ -349,145 +198,3 @@ def evaluation(r: AuditResults) -> Section:
     frame.index.name = "system"
     return Section(SECTIONS[5], data, "\n".join(lines) + "\n\n" + note + "\n\n"
                    + readable(frame.reset_index()))
-
-
-def objectives(r: AuditResults) -> Section:
-    obj, sweep = r.objectives, r.tradeoff
-    sim_cols = sorted({c for cols in obj.simulated.values() for c in cols})
-    data = {"users": len(obj.users), "k": obj.config.k, "rules": obj.rules,
-            "metrics": obj.metrics.reset_index(), "simulated": obj.simulated,
-            "provenance": obj.provenance, "tradeoff": sweep}
-    md = [f"Each objective orders the same candidates of {len(obj.users)} sampled users "
-          f"(top {obj.config.k}); overlap is the mean Jaccard with the served list.", "",
-          readable(obj.metrics.reset_index(), simulated=obj.simulated), ""]
-    md += [f"- **{name}**: {rule}" for name, rule in obj.rules.items()]
-    if sim_cols:
-        md += ["", "Figures marked simulated rest on simulated columns ("
-               + ", ".join(f"`{c}`" for c in sim_cols) + ")."]
-    md += ["", "Trade-off sweep over blend weights (the served order first):", "",
-           readable(sweep, simulated=obj.simulated)]
-    return Section(SECTIONS[6], data, "\n".join(md))
-
-
-def content_policy(r: AuditResults) -> Section:
-    c, sim = r.content, r.objectives.simulated
-    amp = c.amplification.to_dict()
-    data = {"report_policy": r.config.policy.describe(), "compared_policy": c.policy,
-            "every_label_blocked": r.every_label,
-            "rules": [{"rule": x.name, "action": x.action}
-                      for x in r.content_policy.all_rules()],
-            "comparison": c.comparison, "cost": c.cost, "counts": c.counts,
-            "amplification": amp, "simulated": c.simulated}
-    intro = f"**Policy of this card**: {data['report_policy']}"
-    if r.every_label:
-        intro += (" The comparison below therefore blocks every content label the data "
-                  f"carries instead: {c.policy}")
-    else:
-        intro += " The comparison below applies it."
-    if c.simulated:
-        intro += f" Simulated columns: {', '.join(f'`{x}`' for x in c.simulated)}."
-    counts = {k: c.counts[k] for k in ("shown_slots_removed", "shown_slots_demoted",
-                                       "candidates_caught")}
-    md = [intro, "", f"Flagged content with no policy ({c.counts['users']} users, top "
-          f"{c.counts['k']}):", "", figures_table({k: v for k, v in amp.items()
-                                                 if k != "shares"}), "",
-          "With and without the policy:", "", readable(c.comparison, simulated=sim), "",
-          "Cost of the policy in each objective's own terms:", "", readable(c.cost), "",
-          "What the policy did to the served lists (shown slots are what users would "
-          "have seen; candidates caught includes those deeper in retrieval):", "",
-          figures_table(counts)]
-    return Section(SECTIONS[7], data, "\n".join(md))
-
-
-def bias_fairness(r: AuditResults) -> Section:
-    b = r.bias
-    small = b.groups[b.groups["too_few"]] if len(b.groups) else b.groups
-    too_few = (small.groupby(["group_column", "group"], sort=False)["n_users"]
-               .agg(fewest_users="min", most_users="max").reset_index())
-    data = {"summary": b.summary, "groups": b.groups, "gaps": b.gaps,
-            "too_few": too_few, "notes": b.notes}
-    gaps = b.gaps.drop(columns=["too_few_users"], errors="ignore")
-    md = [figures_table(b.summary), "", "Per group (95% bootstrap interval over the group's "
-          "users):", "", readable(b.groups), "", "Gaps between the highest and lowest group "
-          "(simultaneous 95% interval; p adjusted by Holm across every column and figure):",
-          "", readable(gaps), ""]
-    if len(gaps) and not (gaps["groups_compared"] >= 2).any():
-        md += [f"No gap could be sized: a gap needs two groups of at least "
-               f"{b.config.min_group_size} users, and this sample has none.", ""]
-    md += [f"Groups with fewer than {b.config.min_group_size} users (shown above, not "
-           "compared; user counts vary by figure):", "", readable(too_few), ""]
-    md += [f"- {n}" for n in b.notes]
-    return Section(SECTIONS[8], data, "\n".join(md))
-
-
-def ethics(r: AuditResults) -> Section:
-    m, amp, counts = r.objectives.metrics, r.content.amplification, r.content.counts
-    gaps, summary = r.bias.gaps, r.bias.summary
-    sim = simulated_columns(r)
-    n_dist = int(gaps["distinguishable"].sum()) if len(gaps) else 0
-    items = [
-        {"concern": "Ordering by engagement can amplify flagged content because it engages.",
-         "mitigation": "A content policy applied after retrieval and before ranking, every "
-                       "action kept with its rule.",
-         "measured": f"flagged share {_pct(amp.shares['engagement'])} under engagement vs "
-                     f"{_pct(amp.shares[SERVED])} served and {_pct(amp.catalogue_share)} of "
-                     f"the catalogue; the compared policy removed "
-                     f"{counts['shown_slots_removed']} and demoted "
-                     f"{counts['shown_slots_demoted']} shown slots"},
-        {"concern": "Ordering by profit favours sponsored items and the highest bidder, "
-                    "whatever the viewer would like.",
-         "mitigation": "The objective is an explicit, stated choice; every list says what "
-                       "ordered it and which items are sponsored.",
-         "measured": f"sponsored share {_pct(m.loc['profit', 'sponsored_share'])} under "
-                     f"profit vs {_pct(m.loc[SERVED, 'sponsored_share'])} served; mean "
-                     f"predicted rating {m.loc['profit', 'mean_predicted_rating']:.3f} vs "
-                     f"{m.loc[SERVED, 'mean_predicted_rating']:.3f}"},
-        {"concern": "Popularity bias: recommending what is already watched narrows what "
-                    "people find.",
-         "mitigation": "Measured on the served lists rather than assumed.",
-         "measured": f"popularity lift {cell(summary['popularity_lift'])}; long-tail share "
-                     f"{_pct(summary['long_tail_share'])} vs "
-                     f"{_pct(summary['history_long_tail_share'])} of watched items"},
-        {"concern": "Quality can differ between groups of users.",
-         "mitigation": "Per-group figures with intervals and Holm-adjusted gaps; small groups "
-                       "are listed, not compared.",
-         "measured": f"{n_dist} of {len(gaps)} gaps distinguishable from zero"},
-        {"concern": "Simulated data can be mistaken for evidence about the world.",
-         "mitigation": "Every simulated column and every figure resting on one is labelled.",
-         "measured": f"{len(sim)} simulated columns"},
-    ]
-    md = "\n".join(f"- **{x['concern']}** Mitigation: {x['mitigation']} Measured: "
-                   f"{x['measured']}." for x in items)
-    return Section(SECTIONS[9], {"items": items}, md)
-
-
-STANDING_LIMITATIONS = [
-    "Offline figures come from one temporal split of historical ratings; they do not "
-    "measure what people would do with different recommendations (no online test).",
-    "P(watch) is a logistic map of the model score fitted on who rated what; rating is "
-    "used as a stand-in for watching, clicking and buying.",
-    "Content labels decide what the filter can catch: an unlabelled harmful item passes, "
-    "and the definitions themselves are contestable.",
-    "Group figures cover only the groups the data records; the intervals resample users "
-    "and ignore the model's own training noise.",
-    "The audits sample users; their figures describe that sample, with the sizes shown.",
-]
-
-
-def limitations(r: AuditResults) -> Section:
-    items = list(STANDING_LIMITATIONS)
-    biz = r.subject.objectives.business
-    if biz.simulated:
-        items.insert(0, "Simulated business columns ("
-                     + ", ".join(f"`{c}`" for c in biz.simulated) + "): "
-                     "watch minutes, profit, flagged and sponsored figures describe the "
-                     "mechanism, not the real world.")
-    if "all" in trained_on(r):
-        items.insert(0, "The model was trained on all interactions: its offline figures are "
-                     "optimistic.")
-    if r.subject.objectives.watch.slope <= 0:
-        items.insert(0, "P(watch) does not increase with the model score on this model; the "
-                     "engagement and profit objectives are unreliable.")
-    if r.protocol is None:
-        items.append("The offline protocol was not run for this card: no accuracy figures.")
-    return Section(SECTIONS[10], {"items": items}, "\n".join(f"- {x}" for x in items))

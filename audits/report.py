@@ -28,10 +28,11 @@ from recengine.policy import ContentPolicy
 from recengine.ranking import Objective
 from recengine.subject import Subject
 
+from . import card_audit_sections as ca
 from . import card_sections as cs
 from .bias import audit_bias
 from .card_data import AuditResults, ReportConfig
-from .card_sections import SECTIONS, Section, jsonable, markdown_table
+from .card_format import SECTIONS, Section, jsonable, markdown_table
 from .content_filter import audit_content_filter, block_every_label
 from .objectives import audit_objectives, candidate_pool
 from .objectives import sample_users as _sample_users
@@ -170,8 +171,8 @@ def build_report(subject: Subject, config: ReportConfig | None = None,
     cfg = config or ReportConfig()
     r = results or run_audits(subject, cfg)
     sections = [cs.intended_use(r), cs.data_set(r), cs.model(r), cs.ordering(r),
-                cs.why_items(r), cs.evaluation(r), cs.objectives(r), cs.content_policy(r),
-                cs.bias_fairness(r), cs.ethics(r), cs.limitations(r)]
+                cs.why_items(r), cs.evaluation(r), ca.objectives(r), ca.content_policy(r),
+                ca.bias_fairness(r), ca.ethics(r), ca.limitations(r)]
     assert tuple(s.title for s in sections) == SECTIONS
     return ModelCard(f"Model card: {subject.data.name}", sections)
 
