@@ -13,7 +13,6 @@ Watch minutes, prices, margins, bids and labels are often simulated
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -25,8 +24,8 @@ from recengine.list_metrics import (
     exposure_counts,
     gini,
     intra_list_diversity,
-    jaccard,
     long_tail_mask,
+    pairwise_overlap,
 )
 from recengine.objectives import DEFAULT_WEIGHTS, OBJECTIVES, SERVED, ObjectiveSet
 from recengine.policy import ContentPolicy
@@ -150,16 +149,6 @@ def simulated_figures(objectives: ObjectiveSet) -> dict[str, list[str]]:
     return {fig: cols for fig, cols in out.items() if cols}
 
 
-def overlap_matrix(lists: dict[str, list[np.ndarray]]) -> pd.DataFrame:
-    """Mean per-user Jaccard overlap between every pair of named list sets (same users)."""
-    names = list(lists)
-    out = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
-    for a, b in combinations(names, 2):
-        vals = [jaccard(x, y) for x, y in zip(lists[a], lists[b], strict=True)]
-        out.loc[a, b] = out.loc[b, a] = float(np.mean(vals)) if vals else np.nan
-    return out
-
-
 def audit_objectives(objectives: ObjectiveSet, config: ObjectiveAuditConfig | None = None,
                      policy: ContentPolicy | None = None,
                      pool: CandidatePool | None = None) -> ObjectiveAudit:
@@ -188,7 +177,7 @@ def audit_objectives(objectives: ObjectiveSet, config: ObjectiveAuditConfig | No
         rows[name] = list_metrics(slots, lists[name], eng.item_vectors, eng.data.n_items, tail)
     metrics = pd.DataFrame.from_dict(rows, orient="index")
     metrics.index.name = "objective"
-    overlap = overlap_matrix(lists)
+    overlap = pairwise_overlap(lists)
     metrics["overlap_with_served"] = overlap[SERVED]
     return ObjectiveAudit(metrics, overlap, pd.concat(frames, ignore_index=True), lists,
                           pool.users, simulated_figures(objectives),

@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 
 from recengine.config import TrainConfig
+from recengine.evaluation import recall_at_k, relevant_by_user, rmse
 from recengine.model import ModelConfig, TowerConfig
 from recengine.schema import Dataset
+from recengine.serving import protocol_engine
+from recengine.split import temporal_split
 
 #: a small, quick two-tower for tests that need a trained model, not a good one
 SMALL_TRAINING = TrainConfig(epochs=3, batch_size=256, model=ModelConfig(
@@ -42,3 +45,19 @@ def tiny_dataset(n_users: int = 30, n_items: int = 40, per_user: int = 12,
             rows.append((u + 1, 100 + i, round(rating * 2) / 2, 1_000 + 10 * t + u))
     inter = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
     return Dataset(items, users, inter, name="tiny", source="tiny")
+
+
+def assert_pipeline_figures_by_hand(result: dict, data, bundle) -> None:
+    """The protocol's pipeline figures are the protocol engine's lists and the bundle's
+    own predictions, recomputed here from the split (Recall@10 and RMSE)."""
+    split = temporal_split(data.interactions)
+    engine = protocol_engine(data, bundle, split.train)
+    rel = relevant_by_user(split.test)
+    users = sorted(rel)
+    lists = engine.recommend_topk_batch(users, 10)
+    assert abs(result["pipeline"]["recall@10"]
+               - recall_at_k(lists, [rel[u] for u in users], 10)) < 1e-9
+    test = split.test
+    expected = rmse(bundle.predict(test["u"].to_numpy(), test["i"].to_numpy()),
+                    test["rating"].to_numpy(float), data.rating_scale)
+    assert abs(result["pipeline"]["rmse"] - expected) < 1e-9

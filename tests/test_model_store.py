@@ -8,6 +8,7 @@ from recengine.data.synthetic import SyntheticConfig, make_synthetic
 from recengine.model import ModelConfig, TowerConfig
 from recengine.model_store import ModelStore, demo_train_config, evaluate_bundle
 from recengine.serving import serving_engine
+from tests.factories import assert_pipeline_figures_by_hand
 
 TINY = TowerConfig(hidden=(32,))
 
@@ -93,19 +94,4 @@ def test_evaluation_reports_the_bundle_beside_the_baselines(data, trained):
     result = evaluate_bundle(data, bundle)
     assert result["pipeline"]["recall@10_vs_ease"] == pytest.approx(
         result["pipeline"]["recall@10"] / result["ease"]["recall@10"])
-    # the pipeline's figures are the protocol engine's lists and ratings, recomputed here
-    from recengine.evaluation import recall_at_k, relevant_by_user, rmse
-    from recengine.serving import protocol_engine
-    from recengine.split import temporal_split
-
-    split = temporal_split(data.interactions)
-    engine = protocol_engine(data, bundle, split.train)
-    rel = relevant_by_user(split.test)
-    users = sorted(rel)
-    lists = engine.recommend_topk_batch(users, 10)
-    assert result["pipeline"]["recall@10"] == pytest.approx(
-        recall_at_k(lists, [rel[u] for u in users], 10))
-    test = split.test
-    assert result["pipeline"]["rmse"] == pytest.approx(rmse(
-        bundle.predict(test["u"].to_numpy(), test["i"].to_numpy()),
-        test["rating"].to_numpy(float), data.rating_scale))
+    assert_pipeline_figures_by_hand(result, data, bundle)

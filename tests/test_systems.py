@@ -10,9 +10,6 @@ from recengine.cf import CFConfig
 from recengine.config import TrainConfig
 from recengine.evaluation import (
     evaluate_cold_items,
-    recall_at_k,
-    relevant_by_user,
-    rmse,
     run_protocol,
 )
 from recengine.evaluation import systems as systems_mod
@@ -36,8 +33,8 @@ from recengine.evaluation.tradeoff import (
     sweep_retrieval,
 )
 from recengine.scoring import VectorScorer
-from recengine.serving import protocol_engine
 from recengine.split import temporal_split
+from tests.factories import assert_pipeline_figures_by_hand
 
 FAST = TrainConfig(epochs=1, batch_size=256)
 FAST_CF = CFConfig(epochs=5, n_features=8)
@@ -60,18 +57,8 @@ def test_two_tower_and_pipeline_share_one_training_run(small_synthetic, monkeypa
     # same weights, so the same rating predictions; only the ranking route differs
     assert result["pipeline"]["rmse"] == pytest.approx(result["two_tower"]["rmse"])
     # by hand: the pipeline's figures are the protocol engine's lists and predictions
-    split = temporal_split(small_synthetic.interactions)
     bundle = next(iter(systems_mod._CACHE.values()))
-    engine = protocol_engine(small_synthetic, bundle, split.train)
-    rel = relevant_by_user(split.test)
-    users = sorted(rel)
-    lists = engine.recommend_topk_batch(users, 10)
-    assert result["pipeline"]["recall@10"] == pytest.approx(
-        recall_at_k(lists, [rel[u] for u in users], 10))
-    test = split.test
-    assert result["pipeline"]["rmse"] == pytest.approx(rmse(
-        bundle.predict(test["u"].to_numpy(), test["i"].to_numpy()),
-        test["rating"].to_numpy(float), small_synthetic.rating_scale))
+    assert_pipeline_figures_by_hand(result, small_synthetic, bundle)
 
 
 def test_cf_system_predicts_with_the_rating_variant_and_ranks(small_synthetic):
