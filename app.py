@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from recengine.safe_text import markdown_text
 from ui import state
 
 ROOT = Path(__file__).resolve().parent
@@ -70,7 +71,7 @@ def _on_user_change() -> None:
 def sidebar() -> None:
     data, notice = state.get_dataset()
     side = st.sidebar
-    side.markdown(f"**Data:** {data.name}")
+    side.markdown(f"**Data:** {markdown_text(data.name)}")
     side.caption(f"{data.n_users:,} users · {data.n_items:,} items · "
                  f"{len(data.interactions):,} ratings")
     if data.simulated:
@@ -92,7 +93,7 @@ def sidebar() -> None:
         st.radio("Blocked items are", ["remove", "demote"], key=state.POLICY_ACTION,
                  horizontal=True, format_func={"remove": "removed",
                                                "demote": "moved to the bottom"}.get)
-        st.caption(state.current_policy().describe())
+        st.caption(markdown_text(state.current_policy().describe()))
 
 
 st.set_page_config(page_title="recengine: recommendations that explain themselves",

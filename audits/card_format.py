@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recengine.safe_text import markdown_text
+
 SECTIONS = ("Intended use and users", "Data set", "Model", "Ordering rule and objective",
             "Why items are there", "Evaluation", "Objectives compared",
             "Content policy and filter", "Bias and fairness", "Ethical considerations",
@@ -129,7 +131,7 @@ def cell(v, digits: int = 4) -> str:
         return "-"
     if isinstance(v, int | np.integer):
         return f"{int(v):,}"
-    return str(v).replace("|", "/")
+    return markdown_text(v)  # user data (titles, groups, labels) as literal text
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 4, index: bool = False) -> str:

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from recengine.results import RecommendationResult
+from recengine.safe_text import markdown_text, safe_csv
 from recengine.scoring import UserProfile
 from ui import state, widgets
 
@@ -36,7 +37,7 @@ def user_panel(user_id: int) -> None:
              if c in row.index and pd.notna(row[c])]
     st.subheader(f"User {user_id}")
     if facts:
-        st.caption(" · ".join(facts))
+        st.caption(" · ".join(markdown_text(f) for f in facts))
     rated = data.interactions[data.interactions["user_id"] == user_id]
     with st.expander(f"What user {user_id} rated ({len(rated)} ratings, newest first)"):
         recent = rated.sort_values("timestamp", ascending=False).head(20)
@@ -86,7 +87,7 @@ def show(result: RecommendationResult, who: str) -> None:
                                    result.intercept)
     with st.expander(f"Filtered or demoted by the content policy ({len(result.filtered)})",
                      icon=":material/shield:"):
-        st.caption(policy.describe())
+        st.caption(markdown_text(policy.describe()))
         if result.filtered:
             st.caption(f"{len(result.displaced)} of these would otherwise have been in this "
                        f"list; the rest were caught deeper in the retrieval pool.")
@@ -99,7 +100,7 @@ def show(result: RecommendationResult, who: str) -> None:
     frame = widgets.download_frame(result, {"recommended_for": who, "data": data.source,
                                             "model": state.model_key(),
                                             "policy": policy.describe()})
-    st.download_button("Download as CSV", frame.to_csv(index=False).encode(),
+    st.download_button("Download as CSV", safe_csv(frame).encode(),
                        file_name=f"recommendations_{who.replace(' ', '_')}.csv",
                        mime="text/csv", icon=":material/download:")
 

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from recengine.safe_text import html_text, markdown_text
 from ui import state, widgets
 
 st.title("Similar items")
@@ -21,7 +22,7 @@ item_id = left.selectbox("Item", ids, key="similar_item", format_func=lambda i: 
 n = right.number_input("Neighbours", min_value=1, max_value=50, value=10, key="similar_n")
 
 row = data.items.iloc[int(data.item_index(item_id)[0])]
-st.caption(f"{row['genres'].replace('|', ', ') or 'no genre'}"
+st.caption(markdown_text(row['genres'].replace('|', ', ') or 'no genre')
            + (f" · {int(row['year'])}" if np.isfinite(row["year"]) else "")
            + f" · item {item_id}")
 near = engine.similar_items(item_id, int(n))
@@ -31,7 +32,8 @@ st.dataframe(near, hide_index=True, column_config={
 chosen = int(data.item_index(item_id)[0])
 neighbours = data.item_index(near["item_id"].to_numpy()).tolist()
 proj = state.item_projection([chosen] + neighbours)
-names = data.items["title"].to_numpy()[proj.indices]
+names = np.array([html_text(t) for t in data.items["title"].to_numpy()[proj.indices]],
+                 dtype=object)
 role = np.full(len(proj.indices), "other items", dtype=object)
 role[np.isin(proj.indices, neighbours)] = "neighbours"
 role[proj.indices == chosen] = "chosen item"

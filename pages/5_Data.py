@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from recengine.data.synthetic import SyntheticConfig
+from recengine.safe_text import markdown_text
 from ui import state
 
 st.title("Data")
@@ -18,7 +19,7 @@ if notice:
     st.error(notice, icon=":material/error:")
 
 data, fallback = state.get_dataset()
-st.markdown(f"**Active:** {data.name} · `{data.source}`")
+st.markdown(f"**Active:** {markdown_text(data.name)} · {markdown_text(data.source)}")
 if fallback:
     st.warning(fallback, icon=":material/cloud_off:")
 
@@ -79,9 +80,9 @@ if data.simulated:
     st.warning("Simulated columns (generated, not observed): "
                + ", ".join(sorted(data.simulated)), icon=":material/science:")
 if summary["license"]:
-    st.caption(f"Licence: {summary['license']}")
+    st.caption(f"Licence: {markdown_text(summary['license'])}")
 for note in summary["notes"]:
-    st.caption(f"Note: {note}")
+    st.caption(f"Note: {markdown_text(note)}")
 
 
 def labelled(frame: pd.DataFrame, table: str) -> pd.DataFrame:

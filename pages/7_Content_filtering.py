@@ -12,6 +12,7 @@ import streamlit as st
 from audits.content_filter import audit_content_filter, block_every_label, label_names
 from audits.objectives import ObjectiveAuditConfig
 from recengine.policy import ContentPolicy
+from recengine.safe_text import markdown_text, safe_csv
 from ui import state
 from ui.widgets import style_figure
 
@@ -51,7 +52,7 @@ elif source == "The sidebar's policy":
     policy = sidebar_policy
 else:
     policy = block_every_label(objectives)
-st.markdown(f"**Policy:** {policy.describe()}")
+st.markdown(f"**Policy:** {markdown_text(policy.describe())}")
 if policy.is_empty:
     st.warning("This policy has no rules, so with and without are the same list.")
 c1, c2 = st.columns(2)
@@ -103,5 +104,5 @@ else:
     grouped = audit.actions.groupby(["rule", "action"]).size().rename("actions").reset_index()
     st.dataframe(grouped, hide_index=True)
     st.dataframe(audit.actions, hide_index=True)
-    st.download_button("Download the actions (CSV)", audit.actions.to_csv(index=False),
+    st.download_button("Download the actions (CSV)", safe_csv(audit.actions),
                        "policy_actions.csv", "text/csv", icon=":material/download:")

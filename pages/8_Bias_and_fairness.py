@@ -11,6 +11,7 @@ import streamlit as st
 
 from audits.bias import BiasAuditConfig, audit_bias
 from recengine.objectives import OBJECTIVES, SERVED
+from recengine.safe_text import html_text, markdown_text
 from ui import state
 from ui.widgets import style_figure
 
@@ -91,7 +92,7 @@ else:
                           key="bias_metric")
     sel = audit.groups[(audit.groups["group_column"] == column)
                        & (audit.groups["metric"] == metric)]
-    shown = sel[~sel["too_few"]]
+    shown = sel[~sel["too_few"]].assign(group=lambda f: f["group"].map(html_text))
     fig = px.bar(shown, x="group", y="value", hover_data=["n_users"],
                  color_discrete_sequence=state.PALETTE,
                  error_y=shown["ci_high"] - shown["value"],
@@ -103,7 +104,7 @@ else:
     few = sel[sel["too_few"]]["group"].tolist()
     if few:
         st.caption(f"Too few users to compare (under {audit.config.min_group_size}): "
-                   + ", ".join(map(str, few)) + ".")
+                   + ", ".join(markdown_text(g) for g in few) + ".")
     st.markdown("**Gaps between groups** (largest minus smallest group; an interval that "
                 "includes 0, or a Holm-adjusted p above 0.05, is not distinguishable from "
                 "noise)")

@@ -11,6 +11,7 @@ import streamlit as st
 from audits.report import ReportConfig, build_report
 from audits.transparency import contribution_frame, explain_result, order_is_truthful, statement
 from recengine.objectives import DEFAULT_WEIGHTS, OBJECTIVES, SERVED
+from recengine.safe_text import markdown_text
 from ui import state
 
 
@@ -41,12 +42,12 @@ weights = tuple((name, st.session_state.get(f"obj_w_{name}", w))
 if sum(w for _, w in weights) <= 0:
     weights = tuple(DEFAULT_WEIGHTS.items())
 user = state.selected_user()
-c2.markdown(f"**User {user}** · {policy.describe()}")
+c2.markdown(f"**User {user}** · {markdown_text(policy.describe())}")
 result = engine.recommend(user, 10, policy, objectives.objective(objective, dict(weights)))
 sponsored = data.items["item_id"].to_numpy()[objectives.business.sponsored].tolist()
 if objective != SERVED:
     st.warning(f"This is an alternative ({objective}), not the list users are served.")
-st.info(statement(result, policy, sponsored), icon=":material/info:")
+st.info(markdown_text(statement(result, policy, sponsored)), icon=":material/info:")
 if not order_is_truthful(result):
     st.error("The list is not in the order its rule states.")
 if "sponsored_bid" in objectives.business.simulated:

@@ -100,7 +100,11 @@ def test_json_and_table_helpers():
     md = markdown_table(pd.DataFrame({"x": [1.23456, np.nan], "y": ["a|b", "c"],
                                       "n": [1234, 5], "ok": [True, False]}), digits=3)
     assert md.splitlines() == ["| x | y | n | ok |", "| --- | --- | --- | --- |",
-                               "| 1.23 | a/b | 1,234 | yes |", "| - | c | 5 | no |"]
+                               "| 1.23 | a\\|b | 1,234 | yes |", "| - | c | 5 | no |"]
+    # a title from user data stays text: no image, no link, no HTML in the card
+    hostile = markdown_table(pd.DataFrame({"title": ["![r](http://x/y.png) [a](javascript:z)"]}))
+    body = hostile.splitlines()[2]
+    assert "![" not in body and "](" not in body and "\\!\\[r\\]" in body
 
 
 # ----- the card -----------------------------------------------------------------------

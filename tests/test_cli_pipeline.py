@@ -80,3 +80,40 @@ def test_serving_engine_from_a_bundle_uses_its_table_and_refuses_other_data(mode
     assert engine.similar_table.indices.shape[0] == data.n_items
     with pytest.raises(BundleError, match="other data"):
         load_serving_engine(path, data=load_source("synthetic:users=60,items=120,seed=4"))
+
+
+def test_recommend_states_its_ordering_rule_and_scores(model_dir, capsys):
+    from recengine.serving import load_serving_engine
+
+    path, data = model_dir
+    user = int(data.users["user_id"].iloc[1])
+    assert main(["recommend", "--model", str(path), "--user", str(user), "--k", "5"]) == 0
+    out = capsys.readouterr().out
+    served = load_serving_engine(path).recommend(user, 5)
+    assert f"Top 5 for user {user}. {served.ordering_rule}." in out
+    assert f"score {served.items[0].score:.3f}" in out
+
+
+def test_train_says_what_the_loader_noticed(tmp_path, capsys):
+    """A duplicated (user, item) pair is dropped, and the train verb says so aloud."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    items = pd.DataFrame({"item_id": range(1, 31), "title": [f"Film {i}" for i in range(1, 31)],
+                          "genres": rng.choice(["Comedy", "Drama", "Action|Drama"], 30)})
+    rows = [(u, i, float(rng.integers(1, 6)), 1000 + 10 * k)
+            for u in range(1, 41) for k, i in enumerate(rng.choice(30, 12, replace=False) + 1)]
+    rows.append((rows[0][0], rows[0][1], 5.0, 999_999))  # the same pair, rated again later
+    inter = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    items.to_csv(bundle / "items.csv", index=False)
+    inter.to_csv(bundle / "interactions.csv", index=False)
+    args = ["train", "--data", f"csv:{bundle}", "--out", str(tmp_path / "m"), "--epochs", "1"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "note: " in printed and "duplicated (user, item) pair" in printed
+    assert main([*args[:3], "--out", str(tmp_path / "m2"), "--epochs", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert any("kept the latest rating" in n for n in summary["data_notes"])

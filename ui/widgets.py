@@ -13,6 +13,7 @@ import streamlit as st
 
 from recengine.reranker import FEATURE_WORDS
 from recengine.results import RankedItem, RecommendationResult, SourceHit
+from recengine.safe_text import markdown_text as _md
 from recengine.schema import DataError
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies
@@ -85,14 +86,6 @@ def contribution_table(item: RankedItem, intercept: float | None) -> pd.DataFram
     rows.append({"what": "baseline (intercept)", "part of the score": round(intercept or 0.0, 4)})
     rows.append({"what": "total = the score", "part of the score": round(item.score, 4)})
     return pd.DataFrame(rows)
-
-
-def _md(text: str) -> str:
-    """Plain text safe inside markdown (titles may hold *, _, $ or brackets)."""
-    out = str(text)
-    for ch in "\\`*_{}[]<>#+-.!|$~":
-        out = out.replace(ch, "\\" + ch)
-    return out
 
 
 def filtered_frame(result: RecommendationResult) -> pd.DataFrame:

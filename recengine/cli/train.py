@@ -71,10 +71,12 @@ def run(args) -> int:
     summary = {"bundle": str(path), "data": data.source, "fingerprint": data.fingerprint,
                "train_interactions": int(len(train)), "epochs_run": bundle.metadata["epochs_run"],
                "train_seconds": round(bundle.metadata["train_seconds"], 2),
-               "metrics": bundle.metadata["metrics"]}
+               "metrics": bundle.metadata["metrics"], "data_notes": list(data.notes)}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
+        for note in data.notes:  # what the loader noticed and accepted, said aloud
+            print(f"note: {note}")
         print(f"saved {path} ({summary['epochs_run']} epochs, "
               f"{summary['train_seconds']} s; data {data.name}, "
               f"{summary['train_interactions']} train interactions)")
