@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from recengine.objectives import OBJECTIVES  # light: no Keras
+    from recengine.objectives import BASE_OBJECTIVES, DEFAULT_WEIGHTS, OBJECTIVES  # light: no Keras
 
     parser = argparse.ArgumentParser(prog="python -m audits",
                                      description="Audit a trained recommender.")
@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--objective", default="served", choices=OBJECTIVES,
                      help="the ordering the card describes (default served: what users get)")
-    rep.add_argument("--weights", default="0.6,0.2,0.2",
-                     help="blend weights rating,engagement,profit (default 0.6,0.2,0.2)")
+    default = ",".join(f"{DEFAULT_WEIGHTS[o]:g}" for o in BASE_OBJECTIVES)
+    rep.add_argument("--weights", default=default,
+                     help=f"blend weights rating,engagement,profit (default {default})")
     rep.add_argument("--block-label", action="append", default=[],
                      help="content label the policy removes (repeatable)")
     rep.add_argument("--block-genre", action="append", default=[],
