@@ -37,6 +37,11 @@ NAMES = {"movielens-latest": ("movies.csv", "ratings.csv"),
          "movielens-100k": ("u.item", "u.data"),
          "csv": ("items.csv", "interactions.csv"),
          "csv-upload": ("items.csv", "interactions.csv")}
+#: the interactions file's own spelling of (user id, item id) per format: errors name these
+ID_COLUMNS = {"movielens-latest": ("userId", "movieId"),
+              "movielens-100k": ("user id", "item id"),  # the 100K README's field names
+              "csv": ("user_id", "item_id"),
+              "csv-upload": ("user_id", "item_id")}
 
 
 def files_for(fmt: str, ratings=RATINGS) -> dict[str, bytes]:
@@ -141,7 +146,7 @@ def test_unknown_item(fmt, tmp_path):
     ratings = list(RATINGS)
     ratings[3] = (2, 99, "4", 400)
     err = refused(fmt, files_for(fmt, ratings), tmp_path, NAMES[fmt][1])
-    assert (err.column, err.rows) == ("item_id", [4])
+    assert (err.column, err.rows) == (ID_COLUMNS[fmt][1], [4])
 
 
 @pytest.mark.parametrize("fmt", WITH_USERS)
@@ -149,7 +154,7 @@ def test_unknown_user(fmt, tmp_path):
     ratings = list(RATINGS)
     ratings[4] = (42, 4, "1", 500)
     err = refused(fmt, files_for(fmt, ratings), tmp_path, NAMES[fmt][1])
-    assert (err.column, err.rows) == ("user_id", [5])
+    assert (err.column, err.rows) == (ID_COLUMNS[fmt][0], [5])
 
 
 @pytest.mark.parametrize("fmt", ALL)

@@ -4,7 +4,11 @@ The way to bring data that is neither MovieLens nor synthetic: a folder, or the
 bytes of files uploaded in the app. The schema is documented, with an example,
 in docs/csv_bundle.md. Every file is read as UTF-8 (a byte-order mark, as
 spreadsheet programs write, is accepted) and every problem raises DataError
-naming the file, the column and the first offending data rows.
+naming the file, the column and the first offending data rows. Ids and
+timestamps are integers parsed exactly; every other number must be finite and
+within its documented range (:data:`~recengine.data.validate.VALUE_RANGES`).
+A byte-order mark or Windows (CRLF) line endings are accepted and noted in
+``Dataset.notes``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import pandas as pd
 
 from ..schema import DataError, Dataset
 from .validate import (
+    VALUE_RANGES,
+    check_integer,
     check_interactions,
     check_numeric,
     check_unique,
@@ -69,19 +75,20 @@ def _text(series: pd.Series) -> pd.Series:
     return series.fillna("").astype(str).str.strip()
 
 
-def _items(read, label) -> pd.DataFrame:
+def _items(read, label, notes: list[str]) -> pd.DataFrame:
     file = label(ITEMS)
     raw = read(ITEMS, ["item_id", "title", "genres"], encoding="utf-8-sig", dtype=str,
-               keep_default_na=False)
+               keep_default_na=False, notes=notes)
     items = pd.DataFrame({
-        "item_id": check_numeric(raw, "item_id", file).astype("int64"),
+        "item_id": check_integer(raw, "item_id", file),
         "title": _text(raw["title"]),
         "genres": _text(raw["genres"]).replace("(no genres listed)", ""),
     })
     check_unique(items, "item_id", file)
     for col in ITEM_NUMERIC:
         if col in raw.columns:
-            items[col] = check_numeric(raw, col, file, allow_missing=True)
+            items[col] = check_numeric(raw, col, file, allow_missing=True,
+                                       limits=VALUE_RANGES[col])
     if "year" not in items.columns or items["year"].isna().all():
         items["year"] = year_from_title(items["title"])
     for col in ITEM_TEXT:
@@ -91,13 +98,15 @@ def _items(read, label) -> pd.DataFrame:
     return items[first + [c for c in items.columns if c not in first]]
 
 
-def _users(read, label) -> pd.DataFrame:
+def _users(read, label, notes: list[str]) -> pd.DataFrame:
     file = label(USERS)
-    raw = read(USERS, ["user_id"], encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    users = pd.DataFrame({"user_id": check_numeric(raw, "user_id", file).astype("int64")})
+    raw = read(USERS, ["user_id"], encoding="utf-8-sig", dtype=str, keep_default_na=False,
+               notes=notes)
+    users = pd.DataFrame({"user_id": check_integer(raw, "user_id", file)})
     check_unique(users, "user_id", file)
     if "age" in raw.columns:
-        users["age"] = check_numeric(raw, "age", file, allow_missing=True)
+        users["age"] = check_numeric(raw, "age", file, allow_missing=True,
+                                     limits=VALUE_RANGES["age"])
     for col in USER_TEXT:
         if col in raw.columns:
             users[col] = _text(raw[col]).replace("", None)
@@ -119,10 +128,10 @@ def load_csv_bundle(path_or_files: Source,
         raise ValueError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
     read, exists, label = _reader(path_or_files)
     notes: list[str] = []
-    items = _items(read, label)
-    users = _users(read, label) if exists(USERS) else None
+    items = _items(read, label, notes)
+    users = _users(read, label, notes) if exists(USERS) else None
     raw = read(INTERACTIONS, ["user_id", "item_id", "rating", "timestamp"],
-               encoding="utf-8-sig", dtype=str, keep_default_na=False)
+               encoding="utf-8-sig", dtype=str, keep_default_na=False, notes=notes)
     inter = check_interactions(raw, file=label(INTERACTIONS), item_ids=items["item_id"],
                                user_ids=None if users is None else users["user_id"],
                                rating_scale=(lo, hi), notes=notes)

@@ -5,11 +5,15 @@ code), so it is the real-data source for the user tower's demographic features
 and for the region retrieval source. The region is the US national zip-code
 area (the first digit of a US zip code); non-numeric zip codes (Canadian
 postcodes in the real data) become "outside US". The files are latin-1 by the
-data set's own specification, so no encoding check applies here.
+data set's own specification, so no encoding check applies here. The files
+have no header: errors name each field as the data set's README does ("user
+id", "item id", "movie id", "zip code"...), and a genre flag as "genre flag"
+plus the genre's name from u.genre.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,8 @@ import pandas as pd
 
 from ..schema import DataError, Dataset
 from .validate import (
+    VALUE_RANGES,
+    check_integer,
     check_interactions,
     check_numeric,
     check_unique,
@@ -35,6 +41,11 @@ GENRES_100K = ["unknown", "Action", "Adventure", "Animation", "Children's", "Com
 
 _READ = {"sep": "|", "encoding": "latin-1", "quoting": 3}  # QUOTE_NONE: titles hold quotes
 
+#: the fields of each file as the 100K README names them (the files have no header)
+ITEM_FIELDS = ["movie id", "movie title", "release date", "video release date", "IMDb URL"]
+USER_FIELDS = ["user id", "age", "gender", "occupation", "zip code"]
+DATA_FIELDS = ["user id", "item id", "rating", "timestamp"]
+
 
 def zip_region(zips: pd.Series) -> pd.Series:
     """US zip code -> "US area N" (its first digit); any other code -> "outside US"."""
@@ -52,58 +63,62 @@ def _read_genres(root: Path, notes: list[str]) -> list[str]:
         return list(GENRES_100K)
     lines = [ln.strip() for ln in path.read_text(encoding="latin-1").splitlines()]
     pairs = [ln.rsplit("|", 1) for ln in lines if ln]
-    bad = [k + 1 for k, p in enumerate(pairs) if len(p) != 2 or not p[1].strip().isdigit()]
+    bad = [k + 1 for k, p in enumerate(pairs)
+           if len(p) != 2 or re.fullmatch(r"[0-9]{1,6}", p[1].strip()) is None]
     if bad:
         raise DataError("expected name|index on every line", file=str(path), rows=bad)
-    by_index = {int(ix): name for name, ix in pairs}
+    by_index = {int(ix.strip()): name for name, ix in pairs}
     if sorted(by_index) != list(range(len(by_index))):
         raise DataError(f"genre indices are not 0..{len(by_index) - 1}", file=str(path),
                         column="index")
     return [by_index[k] for k in range(len(by_index))]
 
 
-def _read_items(root: Path, genres: list[str]) -> pd.DataFrame:
+def _read_items(root: Path, genres: list[str], notes: list[str]) -> pd.DataFrame:
     file = str(root / "u.item")
     flag_cols = [f"genre flag {g}" for g in genres]
-    names = ["item_id", "title", "release_date", "video_date", "url"] + flag_cols
-    raw = read_headerless(root / "u.item", names, **_READ)
-    ids = check_numeric(raw, "item_id", file).astype("int64")
-    flags = np.column_stack([check_numeric(raw, c, file).to_numpy() for c in flag_cols])
+    if len(set(flag_cols)) != len(flag_cols):
+        raise DataError("a genre name appears twice", file=str(root / "u.genre"),
+                        column="name")
+    raw = read_headerless(root / "u.item", ITEM_FIELDS + flag_cols, notes=notes, **_READ)
+    ids = check_integer(raw, "movie id", file)
+    flags = np.column_stack([check_integer(raw, c, file, limits=(0, 1)).to_numpy()
+                             for c in flag_cols])
     flags = flags.astype(bool)
     # the "unknown" genre flags items with no genre information: no genre, like ML-latest
     keep = np.array([g.lower() != "unknown" for g in genres])
     flags, kept = flags[:, keep], np.array(genres, dtype=object)[keep]
     codes, uniques = np.unique(flags, axis=0, return_inverse=True)
     strings = np.array(["|".join(kept[row]) for row in codes], dtype=object)
-    title = raw["title"].str.strip()
-    year = pd.to_datetime(raw["release_date"].str.strip(), format="%d-%b-%Y",
+    title = raw["movie title"].str.strip()
+    year = pd.to_datetime(raw["release date"].str.strip(), format="%d-%b-%Y",
                           errors="coerce").dt.year.astype(float)
+    year = year.where(year.between(*VALUE_RANGES["year"]))
     from_title = year_from_title(title)
     items = pd.DataFrame({
         "item_id": ids,
         "title": title,
         "year": year.fillna(from_title).astype(float),
         "genres": strings[uniques.reshape(-1)],
-        "release_date": raw["release_date"].str.strip(),
-        "url": raw["url"].str.strip(),
+        "release_date": raw["release date"].str.strip(),
+        "url": raw["IMDb URL"].str.strip(),
     })
-    check_unique(items, "item_id", file)
+    check_unique(items, "item_id", file, display="movie id")
     return items
 
 
-def _read_users(root: Path) -> pd.DataFrame:
+def _read_users(root: Path, notes: list[str]) -> pd.DataFrame:
     file = str(root / "u.user")
-    names = ["user_id", "age", "gender", "occupation", "zip"]
-    raw = read_headerless(root / "u.user", names, **_READ)
+    raw = read_headerless(root / "u.user", USER_FIELDS, notes=notes, **_READ)
     users = pd.DataFrame({
-        "user_id": check_numeric(raw, "user_id", file).astype("int64"),
-        "age": check_numeric(raw, "age", file).astype(float),
+        "user_id": check_integer(raw, "user id", file),
+        "age": check_numeric(raw, "age", file, limits=VALUE_RANGES["age"]),
         "gender": raw["gender"].str.strip(),
         "occupation": raw["occupation"].str.strip(),
-        "zip": raw["zip"].str.strip(),
+        "zip": raw["zip code"].str.strip(),
     })
     users["region"] = zip_region(users["zip"])
-    check_unique(users, "user_id", file)
+    check_unique(users, "user_id", file, display="user id")
     return users
 
 
@@ -114,12 +129,14 @@ def load_movielens_100k(path: str | Path) -> Dataset:
         raise DataError("not a directory (expected the ml-100k folder)", file=str(root))
     notes: list[str] = []
     genres = _read_genres(root, notes)
-    items = _read_items(root, genres)
-    users = _read_users(root)
+    items = _read_items(root, genres, notes)
+    users = _read_users(root, notes)
     file = str(root / "u.data")
-    raw = read_headerless(root / "u.data", ["user_id", "item_id", "rating", "timestamp"],
-                          sep="\t", encoding="latin-1")
+    raw = read_headerless(root / "u.data", DATA_FIELDS, sep="\t", encoding="latin-1",
+                          notes=notes)
     inter = check_interactions(raw, file=file, item_ids=items["item_id"],
-                               user_ids=users["user_id"], rating_scale=(1.0, 5.0), notes=notes)
+                               user_ids=users["user_id"], rating_scale=(1.0, 5.0), notes=notes,
+                               columns=dict(zip(("user_id", "item_id", "rating", "timestamp"),
+                                                DATA_FIELDS)))
     return Dataset(items, users, inter, name="movielens-100k", source=f"movielens-100k:{path}",
                    license=LICENSE, rating_scale=(1.0, 5.0), notes=notes)
