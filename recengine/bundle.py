@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bundle_io import BundleError, read_bundle, write_bundle
+from .bundle_io import REQUIRED_FILES, BundleError, read_bundle, write_bundle
 from .config import TrainConfig
 from .features import FeatureSpec, catalogue_positions, history_matrix
 from .scoring import UserProfile
@@ -200,24 +200,67 @@ def _save_npz(path: Path, arrays: dict) -> None:
 
 
 def load_bundle(path: str | Path, fingerprint: str | None = None) -> ModelBundle:
-    """Verify checksums (and the data fingerprint when given), then load safely."""
+    """Verify the bundle (see :mod:`recengine.bundle_io`), then load it in Keras safe mode.
+
+    Refuses, with one :class:`BundleError` line, anything :func:`read_bundle`
+    refuses (incomplete manifest, paths leaving the folder, checksums, metadata
+    from an unknown config or format version), a payload that does not load, a
+    missing array, and non-finite vectors or biases.
+    """
     import keras
 
     from . import model as _layers  # noqa: F401  registers the custom layers (loads Keras)
 
     path = Path(path)
-    meta = read_bundle(path, fingerprint=fingerprint, kind=KIND)
+    meta = read_bundle(path, fingerprint=fingerprint, kind=KIND,
+                       required=REQUIRED_FILES[KIND], config_class=TrainConfig)
     try:
         model = keras.saving.load_model(path / "model.keras", safe_mode=True, compile=False)
         with np.load(path / "arrays.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except Exception as exc:  # noqa: BLE001 - any failure here means an unusable bundle
-        raise BundleError(f"{path}: cannot be loaded ({type(exc).__name__}: {exc})") from exc
-    spec = FeatureSpec.from_json((path / "spec.json").read_text(),
-                                 {k[5:]: v for k, v in arrays.items() if k.startswith("spec_")})
-    cfg = TrainConfig(**json.loads(json.dumps(meta["config"])))
+        raise BundleError(f"{path}: cannot be loaded ({type(exc).__name__}: "
+                          f"{_one_line(exc)})") from exc
+    _check_arrays(path, arrays)
+    try:
+        spec = FeatureSpec.from_json((path / "spec.json").read_text(encoding="utf-8"),
+                                     {k[5:]: v for k, v in arrays.items()
+                                      if k.startswith("spec_")})
+        cfg = TrainConfig(**json.loads(json.dumps(meta["config"])))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise BundleError(f"{path}: unreadable spec or config ({type(exc).__name__}: "
+                          f"{_one_line(exc)})") from exc
     return ModelBundle(cfg, spec, model, arrays["item_vectors"], arrays["user_vectors"],
                        arrays["item_ids"], arrays["genre_matrix"], arrays["history"],
                        arrays["rows"], meta,
                        {k[6:]: v for k, v in arrays.items() if k.startswith("extra_")},
                        arrays["user_bias"], arrays["item_bias"])
+
+
+#: arrays that must be there, and those of them served as numbers (finite only)
+_ARRAYS = ("item_vectors", "user_vectors", "user_bias", "item_bias", "item_ids",
+           "genre_matrix", "history", "rows", "spec_stat_item_ids", "spec_stat_mean",
+           "spec_stat_count")
+_FINITE = ("item_vectors", "user_vectors", "user_bias", "item_bias")
+
+
+def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Every array serving reads is present; vectors and biases hold finite numbers."""
+    missing = [k for k in _ARRAYS if k not in arrays]
+    if missing:
+        raise BundleError(f"{path / 'arrays.npz'}: missing array(s) {', '.join(missing)}; "
+                          "retrain or restore the bundle")
+    for name in _FINITE:
+        values = arrays[name]
+        if not np.issubdtype(values.dtype, np.number):
+            raise BundleError(f"{path / 'arrays.npz'}: {name} holds {values.dtype}, "
+                              "not numbers")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise BundleError(f"{path / 'arrays.npz'}: {name} holds {int(bad.sum())} "
+                              "non-finite value(s) (NaN or inf); refusing to serve it, "
+                              "retrain the bundle")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -148,13 +148,44 @@ class Dataset:
 
     @cached_property
     def fingerprint(self) -> str:
-        """SHA-256 over ids, ratings and timestamps: a model is tied to its data."""
+        """SHA-256 over everything a trained model depends on: a model is tied to its data.
+
+        Ids, ratings and timestamps, and every item and user column the features
+        read (:mod:`recengine.features`): the items' ``year``, ``genres`` and
+        ``runtime``, the users' ``age``, ``gender``, ``occupation`` and
+        ``region``, so an edited catalogue or user table never reuses old
+        vectors. Titles, tags and the business columns feed no vector and are
+        left out (fixing a typo in a title keeps the model). Values are
+        normalised before hashing, so reloading the same data gives the same
+        digest whatever the dtypes: numbers as float64 (unparsable and missing
+        alike as NaN, as the features read them), text as UTF-8 strings (missing
+        as null); an absent column hashes differently from an empty one.
+        """
+        import json
+
         h = hashlib.sha256()
         h.update(self.items["item_id"].to_numpy(dtype=np.int64).tobytes())
         h.update(self.users["user_id"].to_numpy(dtype=np.int64).tobytes())
         for col, dt in (("u", np.int32), ("i", np.int32), ("rating", np.float64),
                         ("timestamp", np.int64)):
             h.update(self.interactions[col].to_numpy(dtype=dt).tobytes())
+        columns = (("items", "year", "number"), ("items", "genres", "text"),
+                   ("items", "runtime", "number"), ("users", "age", "number"),
+                   ("users", "gender", "text"), ("users", "occupation", "text"),
+                   ("users", "region", "text"))
+        for table, col, kind in columns:
+            frame = getattr(self, table)
+            h.update(f"\0{table}.{col}:".encode())
+            if col not in frame.columns:
+                h.update(b"absent")
+            elif kind == "number":
+                x = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
+                # one NaN bit pattern, and -0.0 == 0.0
+                h.update(np.where(np.isnan(x), np.nan, x + 0.0).tobytes())
+            else:
+                missing = frame[col].isna().to_numpy()
+                values = [None if m else str(v) for v, m in zip(frame[col].tolist(), missing)]
+                h.update(json.dumps(values, ensure_ascii=False).encode("utf-8"))
         return h.hexdigest()
 
     def summary(self) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import stat
+import struct
 import zipfile
 from pathlib import Path
 
@@ -148,3 +149,152 @@ def test_download_source_spec_reloads_from_cache(tmp_path, latest_zip, monkeypat
     download_movielens("ml-latest-small", url=latest_zip.as_uri())  # warm the cache
     data = load_source("download:ml-latest-small")
     assert data.source == "download:ml-latest-small" and data.n_items == 2
+
+
+# ----- refused archives leave nothing behind; trust on first use only once proved good -----
+TAGS = "userId,movieId,tag,timestamp\n1,1,pixar,1139045764\n2,2,heist,1139045765\n"
+README = "Summary\n=======\nA tiny archive in the MovieLens latest-small layout, for tests.\n"
+
+
+def latest_layout(top: str = "ml-latest-small") -> dict[str, str]:
+    """ratings.csv, movies.csv, tags.csv and README.txt under one top folder, as GroupLens has."""
+    return {f"{top}/ratings.csv": RATINGS, f"{top}/movies.csv": MOVIES,
+            f"{top}/tags.csv": TAGS, f"{top}/README.txt": README}
+
+
+def assert_nothing_kept(cache: Path, name: str = "ml-latest-small") -> None:
+    assert not (cache / f"{name}.zip").exists(), "the refused archive was kept"
+    assert not (cache / f"{name}.zip.sha256").exists(), "a refused archive's digest was trusted"
+    assert not (cache / name).exists()
+    assert not list(cache.glob(f".{name}-*")), "a temporary folder was left behind"
+
+
+@pytest.mark.parametrize("problem", ["checksum", "unsafe entry", "not a zip", "no movielens data",
+                                     "bad movielens data"])
+def test_a_refused_archive_is_deleted_from_the_cache(tmp_path, problem):
+    entries, digest = latest_layout(), None
+    if problem == "unsafe entry":
+        entries["../evil.csv"] = "x"
+    if problem == "no movielens data":
+        entries = {"ml-latest-small/README.txt": README}
+    if problem == "bad movielens data":
+        entries["ml-latest-small/ratings.csv"] = "userId,movieId,rating,timestamp\n1,1,good,9\n"
+    archive = make_zip(tmp_path / "source.zip", entries)
+    if problem == "checksum":
+        digest = "0" * 64
+    if problem == "not a zip":
+        archive.write_bytes(b"<html>this mirror serves an error page</html>\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(ArchiveError) as info:
+        download_movielens("ml-latest-small", cache_dir=cache, url=archive.as_uri(),
+                           sha256=digest)
+    assert "\n" not in str(info.value)
+    assert_nothing_kept(cache)
+
+
+def test_first_use_digest_is_recorded_only_after_the_archive_unpacked_and_validated(tmp_path):
+    cache = tmp_path / "cache"
+    source = tmp_path / "served.zip"
+    make_zip(source, {**latest_layout(), "ml-latest-small/../../evil.csv": "x"})
+    with pytest.raises(ArchiveError, match="unsafe entry"):
+        download_movielens("ml-latest-small", cache_dir=cache, url=source.as_uri())
+    assert_nothing_kept(cache)
+    make_zip(source, {"ml-latest-small/README.txt": README})  # unpacks, but is no data set
+    with pytest.raises(ArchiveError, match="no MovieLens data"):
+        download_movielens("ml-latest-small", cache_dir=cache, url=source.as_uri())
+    assert_nothing_kept(cache)
+    # the mirror is fixed: its good archive is not held to a digest of the bad ones
+    make_zip(source, latest_layout())
+    folder = download_movielens("ml-latest-small", cache_dir=cache, url=source.as_uri())
+    assert (folder / "ratings.csv").is_file()
+    assert (cache / "ml-latest-small.zip.sha256").read_text().split()[0] == sha(source)
+
+
+def damage(archive: Path, member: str, how: str) -> Path:
+    """Edit bytes of a valid (stored) zip so reading ``member`` fails, as a broken file would."""
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(member)
+    local = info.header_offset
+    name_len, extra_len = struct.unpack_from("<HH", data, local + 26)
+    central = next(k for k in range(len(data) - 46)
+                   if data[k:k + 4] == b"PK\x01\x02"
+                   and data[k + 46:k + 46 + len(member)] == member.encode())
+    if how == "bad crc":  # one flipped byte of the entry's (stored) data
+        data[local + 30 + name_len + extra_len + 5] ^= 0xFF
+    elif how == "lying size":  # both headers claim a smaller uncompressed size
+        struct.pack_into("<I", data, local + 22, info.file_size - 7)
+        struct.pack_into("<I", data, central + 24, info.file_size - 7)
+    elif how == "unsupported method":  # compression method 99 in both headers
+        struct.pack_into("<H", data, local + 8, 99)
+        struct.pack_into("<H", data, central + 10, 99)
+    archive.write_bytes(bytes(data))
+    return archive
+
+
+@pytest.mark.parametrize("how", ["bad crc", "lying size", "unsupported method"])
+def test_reading_a_damaged_entry_is_one_archive_error(tmp_path, how):
+    archive = damage(make_zip(tmp_path / "source.zip", latest_layout()),
+                     "ml-latest-small/movies.csv", how)
+    cache = tmp_path / "cache"
+    with pytest.raises(ArchiveError) as info:
+        download_movielens("ml-latest-small", cache_dir=cache, url=archive.as_uri(),
+                           sha256=sha(archive))
+    message = str(info.value)
+    assert message.startswith("cannot read entry 'ml-latest-small/movies.csv'")
+    assert "\n" not in message
+    assert isinstance(info.value.__cause__, zipfile.BadZipFile | NotImplementedError)
+    assert_nothing_kept(cache)
+
+
+# ----- the command line -----------------------------------------------------------------
+def test_cli_download_verifies_unpacks_into_the_cache_and_prints_where(tmp_path, monkeypatch,
+                                                                         capsys):
+    from recengine.cli import main
+
+    archive = make_zip(tmp_path / "ml-latest-small.zip", latest_layout())
+    monkeypatch.setenv("RECENGINE_CACHE", str(tmp_path / "cache"))
+    rc = main(["download", "ml-latest-small", "--url", archive.as_uri(),
+               "--sha256", sha(archive)])
+    out = capsys.readouterr().out
+    folder = tmp_path / "cache" / "ml-latest-small"
+    assert rc == 0 and out.strip() == str(folder)
+    assert {p.name for p in folder.iterdir()} >= {"ratings.csv", "movies.csv", "tags.csv",
+                                                   "README.txt"}
+    data = load_movielens_latest(folder)
+    assert len(data.interactions) == 3 and data.items["tags"].tolist() == ["pixar", "heist"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sha256", "0" * 64], "SHA-256 mismatch"),
+    (["--sha256", "abc"], "--sha256 must be 64 hex digits"),
+    ([], None),
+], ids=["wrong digest", "malformed digest", "unknown name"])
+def test_cli_download_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args,
+                                                       message):
+    from recengine.cli import main
+
+    archive = make_zip(tmp_path / "ml-latest-small.zip", latest_layout())
+    monkeypatch.setenv("RECENGINE_CACHE", str(tmp_path / "cache"))
+    name = "ml-latest-small" if message else "ml-1b"
+    rc = main(["download", name, "--url", archive.as_uri(), *args])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert (message or "unknown download 'ml-1b'") in err
+    assert not (tmp_path / "cache" / "ml-latest-small.zip").exists()
+
+
+def test_python_dash_m_recengine_download_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    archive = make_zip(tmp_path / "ml-latest-small.zip", latest_layout())
+    env = {**os.environ, "RECENGINE_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-m", "recengine", "download", "ml-latest-small",
+                           "--url", archive.as_uri(), "--sha256", sha(archive)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / "cache" / "ml-latest-small")
