@@ -139,6 +139,16 @@ class ModelBundle:
         s = np.sum(self.user_vectors[u] * self.item_vectors[i], axis=1)
         return self.to_rating(s, item_idx=i, user_bias=self.user_bias[u])
 
+    def history_user(self, user, history) -> tuple[np.ndarray, float]:
+        """``v_u`` and bias of one user from a given history, as :meth:`refresh_users` does."""
+        rows = history.assign(u=0)
+        x = self.spec.user_matrix(user, rows, self.genre_matrix)
+        hist = history_matrix(self.spec, rows, 1, self.rows)
+        v = _predict(self.user_tower, [x, hist, _full(hist)])[0]
+        bias = (float(_predict(self.model.get_layer("user_bias"), x)[0])
+                if _has_layer(self.model, "user_bias") else 0.0)
+        return v, bias
+
     def refresh_users(self, users, history_interactions) -> None:
         """Recompute ``v_u`` from another history (e.g. all ratings, for serving)."""
         x = self.spec.user_matrix(users, history_interactions, self.genre_matrix)

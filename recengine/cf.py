@@ -146,6 +146,14 @@ class CFModel:
     def new_user_bias(self, profile: UserProfile) -> float:
         return 0.0
 
+    def history_user(self, user: pd.DataFrame, history: pd.DataFrame
+                     ) -> tuple[np.ndarray, float]:
+        """``[w, b, 1]`` refitted to the given ratings with ``x`` fixed (as for a visitor)."""
+        ids = self.item_ids[history["i"].to_numpy(np.int64)]
+        profile = UserProfile(ratings=dict(zip(ids.tolist(),
+                                               history["rating"].astype(float), strict=True)))
+        return self.new_user_vector(profile), 0.0
+
     def to_rating(self, scores: np.ndarray, item_idx=None, user_bias=0.0) -> np.ndarray:
         """Clip to the rating scale; the binary variant gives the probability of a like."""
         if self.config.binary:
@@ -235,7 +243,7 @@ def save_cf(model: CFModel, path: str | Path) -> Path:
 
 def load_cf(path: str | Path, fingerprint: str | None = None) -> CFModel:
     """Read a bundle back; a tampered bundle or one for other data raises BundleError."""
-    meta = read_bundle(path, fingerprint=fingerprint, kind=KIND)
+    meta = read_bundle(path, fingerprint=fingerprint, kind=KIND, config_class=CFConfig)
     try:
         with np.load(Path(path) / ARRAYS, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}

@@ -117,11 +117,52 @@ class Engine:
         u = int(self.data.user_index(user_id)[0])
         return self.candidates_at(u, policy)
 
-    def candidates_at(self, u: int, policy: ContentPolicy | None = None) -> Candidates:
-        """:meth:`candidates` by dense user index (the audits iterate over indices)."""
+    def candidates_at(self, u: int, policy: ContentPolicy | None = None,
+                      hidden_sources: frozenset[str] = frozenset()) -> Candidates:
+        """:meth:`candidates` by dense user index (the audits iterate over indices).
+
+        ``hidden_sources`` are retrieval sources this request leaves out (a viewer
+        control): they propose nothing and feed no ranking-stage feature.
+        """
         ctx, notes = self._user_context(u)
+        ctx.hidden = frozenset(hidden_sources)
         v_u = np.asarray(self.scorer.user_vector(u), dtype=np.float32)
         return self._candidates(u, ctx, v_u, self.scorer.user_offset(u), policy, notes)
+
+    def candidates_without(self, user_id: int, removed_item_ids,
+                           policy: ContentPolicy | None = None,
+                           hidden_sources: frozenset[str] = frozenset()) -> Candidates:
+        """The user's candidates had these items never been in their history.
+
+        The whole per-user path runs again on the reduced history: retrieval's
+        seeds, watched items and top genres, ``v_u`` and the rating bias
+        recomputed by the model (:meth:`Scorer.history_user`), the policy, and the
+        ranking stage's features. Catalogue-wide tables (top lists, popularity,
+        co-watch counts) stay as they are: one user's ratings barely move them.
+        A removed item is no longer "watched", so it may itself be recommended.
+        """
+        u = int(self.data.user_index(user_id)[0])
+        removed = self.data.item_index(list(removed_item_ids)) if len(removed_item_ids) \
+            else np.zeros(0, np.int64)
+        index, cfg = self.index, self.config.retrieval
+        watched = index.watched(u)
+        watched = watched[~np.isin(watched, removed)]
+        gm = index.genre_matrix
+        counts = gm[watched].sum(axis=0).astype(np.float64)
+        top = np.argsort(-counts, kind="stable")[:min(cfg.n_genres, gm.shape[1])]
+        genres = [int(g) for g in top if counts[g] > 0]
+        notes = []
+        if not len(watched):
+            notes.append(NO_HISTORY_NOTE)
+            genres = index.genres_by_popularity[:cfg.n_genres].tolist()
+        code = int(index.user_region[u])
+        region = index.region_names[code] if code >= 0 else None
+        ctx = RetrievalContext(index, watched, genres, region, watched,
+                               frozenset(hidden_sources))
+        mine = self.history[self.history["u"].to_numpy() == u]
+        mine = mine[~np.isin(mine["i"].to_numpy(), removed)]
+        v_u, bias = self.scorer.history_user(self.data.users.iloc[[u]], mine)
+        return self._candidates(u, ctx, np.asarray(v_u, np.float32), bias, policy, notes)
 
     def visitor_candidates(self, profile: UserProfile,
                            policy: ContentPolicy | None = None) -> Candidates:

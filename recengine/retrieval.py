@@ -140,6 +140,8 @@ class RetrievalContext:
     genres: list[int]  # genre codes, strongest first
     region: str | None
     watched: np.ndarray  # item indices never to return
+    #: sources the person asked not to use for this request (viewer controls)
+    hidden: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -257,6 +259,10 @@ def retrieve(ctx: RetrievalContext) -> Retrieved:
     for name in ctx.index.config.sources:
         if name not in SOURCES:
             raise KeyError(f"unknown retrieval source {name!r}; registered: {sorted(SOURCES)}")
+        if name in ctx.hidden:
+            skipped[name] = "hidden at your request"
+            counts[f"source:{name}"] = 0
+            continue
         try:
             found = SOURCES[name](ctx)
         except SourceSkipped as exc:

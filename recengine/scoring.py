@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass
@@ -59,6 +60,16 @@ class Scorer(Protocol):
     def new_user_bias(self, profile: UserProfile) -> float:
         """The rating head's bias for a visitor (0.0 without bias terms)."""
 
+    def history_user(self, user: pd.DataFrame, history: pd.DataFrame
+                     ) -> tuple[np.ndarray, float]:
+        """``v_u`` and rating bias of one user (``user``: their one row) from ``history``.
+
+        ``history`` holds that user's interactions (columns ``i``, ``rating``,
+        ``timestamp``); the same computation serving uses for every user, so a
+        counterfactual history ("without these items") is scored exactly as the
+        served list was.
+        """
+
     def to_rating(self, scores: np.ndarray, item_idx: np.ndarray,
                   user_bias: float | np.ndarray) -> np.ndarray:
         """Raw ``v_u · v_m`` of (user, item) pairs -> predicted ratings, bias terms included."""
@@ -104,6 +115,13 @@ class VectorScorer:
 
     def new_user_bias(self, profile: UserProfile) -> float:
         return 0.0
+
+    def history_user(self, user: pd.DataFrame, history: pd.DataFrame
+                     ) -> tuple[np.ndarray, float]:
+        """The mean vector of the history's items (of the catalogue when it is empty)."""
+        items = history["i"].to_numpy(np.int64)
+        v = (self.item_vectors[items] if len(items) else self.item_vectors).mean(axis=0)
+        return v / max(float(np.linalg.norm(v)), 1e-12), 0.0
 
     def new_user_vector(self, profile: UserProfile) -> np.ndarray:
         """Mean vector of the rated items (of the whole catalogue with no ratings)."""

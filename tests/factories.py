@@ -60,4 +60,4 @@ def assert_pipeline_figures_by_hand(result: dict, data, bundle) -> None:
     test = split.test
     expected = rmse(bundle.predict(test["u"].to_numpy(), test["i"].to_numpy()),
                     test["rating"].to_numpy(float), data.rating_scale)
-    assert abs(result["pipeline"]["rmse"] - expected) < 1e-9
+    assert abs(result["pipeline"]["rmse"] - expected) < 1e-6  # float32 dot products

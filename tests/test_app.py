@@ -133,7 +133,7 @@ def test_a_good_upload_becomes_the_active_data(first_run):
     upload(at, {"items.csv": items.encode(),
                 "interactions.csv": ("user_id,item_id,rating,timestamp\n" + rows).encode()})
     no_exceptions(at)
-    assert "csv-upload" in at.sidebar.markdown[0].value
+    assert "csv\\-upload" in at.sidebar.markdown[0].value  # shown as text: escaped
     at.switch_page("pages/1_Recommendations.py").run()
     no_exceptions(at)
     assert ranked_titles(at) and all(t.startswith("Film ") for t in ranked_titles(at))
