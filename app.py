@@ -3,6 +3,11 @@
 Sets up navigation, the sidebar every page shares (active data set, user
 picker, content policy) and the URL state, then runs the chosen page. Opens on
 the embedded synthetic demo data, so a fresh machine needs no download.
+
+Every page's own path opens it, the default page's included: Streamlit serves
+the default page at ``/`` and gives it no path of its own, so Recommendations
+is registered twice, as the default and as a hidden page at
+``/recommendations`` (the path links and ``?page=`` use).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from recengine.links import data_labels
 from recengine.safe_text import markdown_text
 from ui import state
 
@@ -33,14 +39,23 @@ AUDIT = [
      "transparency-report"),
 ]
 PAGE_APPLIED = "_page_param_applied"
+#: the default page's internal name: Streamlit serves it at "/" and hashes this name, which
+#: must differ from the hidden alias's "recommendations"
+HOME = "home"
 
 
 def build_pages() -> dict[str, list]:
+    """The navigation, plus the default page's hidden alias at its own path."""
     sections: dict[str, list] = {}
     for section, entries in (("Explore", EXPLORE), ("Audit", AUDIT)):
-        pages = [st.Page(file, title=title, icon=icon, url_path=url,
+        pages = [st.Page(file, title=title, icon=icon,
+                         url_path=HOME if file == EXPLORE[0][0] else url,
                          default=(file == EXPLORE[0][0]))
                  for file, title, icon, url in entries if (ROOT / file).exists()]
+        if section == "Explore" and pages and pages[0].url_path == "":
+            file, title, icon, url = EXPLORE[0]
+            pages.append(st.Page(file, title=title, icon=icon, url_path=url,
+                                 visibility="hidden"))
         if pages:
             sections[section] = pages
     return sections
@@ -86,9 +101,7 @@ def sidebar() -> None:
                    help="The user every page shows; it is kept in the link (?user=).")
     with side.expander("Content policy", icon=":material/shield:"):
         if data.has_column("items", "labels"):
-            labels = sorted({t for v in data.items["labels"].fillna("") for t in str(v).split("|")
-                             if t})
-            st.multiselect("Block content labels", labels, key=state.POLICY_LABELS)
+            st.multiselect("Block content labels", data_labels(data), key=state.POLICY_LABELS)
         st.multiselect("Block genres", data.genre_names, key=state.POLICY_GENRES)
         st.radio("Blocked items are", ["remove", "demote"], key=state.POLICY_ACTION,
                  horizontal=True, format_func={"remove": "removed",
@@ -100,8 +113,11 @@ st.set_page_config(page_title="recengine: recommendations that explain themselve
                    page_icon=":material/recommend:", layout="wide")
 SECTIONS = build_pages()
 page = st.navigation(SECTIONS)
-state.selected_user()  # read ?user= before a ?page= switch, which starts a fresh URL
+state.prepare_session()
+state.apply_link()  # read the link before a ?page= switch, which starts a fresh URL
 apply_page_param(SECTIONS, page)
 sidebar()
 state.sync_url(page_path(page))
+for notice in state.pop_link_notices():
+    st.warning(markdown_text(notice), icon=":material/link_off:")
 page.run()

@@ -1,14 +1,39 @@
-"""Top-k for a known user or a new visitor, each item with the sources that found it."""
+"""Top-k for a known user or a new visitor, each item with the sources that found it.
+
+The viewer's own controls sit above the list (EU DSA Art. 27 and 38): the
+objective, hidden retrieval sources, a list not based on profiling, more
+variety, and "not interested" on any item. Every control is an engine-side
+function (:func:`recengine.controls.apply_controls`); this page only draws them,
+shows what the last change did to the list, and keeps them in the link.
+"""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
-from recengine.results import RecommendationResult
+from recengine.controls import GENRE_PENALTY, MAX_K, NI_MODES, ControlledResult, apply_controls
+from recengine.objectives import BASE_OBJECTIVES, OBJECTIVES, PLAIN
+from recengine.results import RankedItem
 from recengine.safe_text import markdown_text, safe_csv
 from recengine.scoring import UserProfile
 from ui import state, widgets
+from ui.explain_view import render_why
+
+OBJECTIVE_WORDS = {"served": "Served order (learned ranking stage)",
+                   "rating": "Predicted rating", "engagement": "Expected watch time",
+                   "profit": "Expected revenue to the service",
+                   "blend": "A blend of the three (set the weights)"}
+NI_WORDS = {"seeds": "drop what led to it", "genre": "fewer of its genres"}
+NI_HELP = ("**drop what led to it**: the items you watched that found it no longer count as "
+           "evidence here; what only they found goes, the rest lose those hits. **fewer of "
+           f"its genres**: everything sharing its genres loses {GENRE_PENALTY:.0%} of the "
+           "list's score range per such item.")
+WHY_SERVED = ("This explains the served list (the learned ranking stage, with your content "
+              "policy and hidden sources); your other controls are not part of it, so an item "
+              "only they brought here has no explanation.")
 
 st.title("Recommendations")
 st.caption("Retrieval finds candidates (similar to what you watched, often watched with it "
@@ -19,11 +44,12 @@ st.caption("Retrieval finds candidates (similar to what you watched, often watch
 data, _ = state.get_dataset()
 engine = state.get_engine()
 policy = state.current_policy()
+titles = dict(zip(data.items["item_id"].tolist(), data.items["title"].tolist(), strict=True))
 
 left, right = st.columns([3, 1])
-mode = left.radio("Recommend for", ["Existing user", "New visitor"], horizontal=True,
-                  key="rec_mode")
-k = right.number_input("How many", min_value=1, max_value=50, value=10, key="rec_k")
+mode = left.radio("Recommend for", list(state.MODES), horizontal=True, key=state.MODE)
+k = int(right.number_input("How many", min_value=1, max_value=MAX_K, key=state.K))
+visitor = mode == state.MODES[1]
 
 
 def _plain(value) -> str:
@@ -45,46 +71,119 @@ def user_panel(user_id: int) -> None:
         st.dataframe(recent[["item_id", "title", "rating", "timestamp"]], hide_index=True)
 
 
-def visitor_profile() -> UserProfile:
+def visitor_form() -> UserProfile:
     """A new visitor describes themselves: demographics, genres, a few rated items."""
     st.subheader("A new visitor")
-    demographics: dict[str, object] = {}
     cols = st.columns(3)
     if data.has_column("users", "age"):
-        demographics["age"] = cols[0].number_input(
-            f"Age {state.simulated_label('users.age')}", 10, 100, 30, key="visitor_age")
-    for col, name in ((cols[1], "gender"), (cols[2], "region")):
+        lo, hi, _ = state.VISITOR_AGE
+        cols[0].number_input(f"Age {state.simulated_label('users.age')}", lo, hi,
+                             key=state.V_AGE)
+    for col, name, key in ((cols[1], "gender", state.V_GENDER),
+                           (cols[2], "region", state.V_REGION)):
         if data.has_column("users", name):
             values = sorted(data.users[name].dropna().astype(str).unique())
-            choice = col.selectbox(f"{name.title()} {state.simulated_label('users.' + name)}",
-                                   ["(not given)"] + values, key=f"visitor_{name}")
-            if choice != "(not given)":
-                demographics[name] = choice
-    genres = st.multiselect("Genres you enjoy", data.genre_names, key="visitor_genres")
-    titles = dict(zip(data.items["item_id"].tolist(), data.items["title"].tolist(),
-                      strict=True))
-    chosen = st.multiselect("Items you have seen", list(titles), key="visitor_items",
+            col.selectbox(f"{name.title()} {state.simulated_label('users.' + name)}",
+                          [state.NOT_GIVEN] + values, key=key)
+    st.multiselect("Genres you enjoy", data.genre_names, key=state.V_GENRES)
+    chosen = st.multiselect("Items you have seen", list(titles), key=state.V_ITEMS,
                             format_func=lambda i: titles[i],
                             help="Rate each one below; a like is the top of the scale.")
     lo, hi = data.rating_scale
-    ratings = {}
     for item_id in chosen:
-        ratings[int(item_id)] = st.slider(titles[item_id], float(lo), float(hi), float(hi),
-                                          step=0.5 if hi - lo > 2 else 0.1,
-                                          key=f"visitor_rating_{item_id}")
-    return UserProfile(ratings=ratings, genres=genres, demographics=demographics)
+        key = f"{state.V_RATING}{item_id}"
+        st.session_state.setdefault(key, float(hi))
+        st.slider(titles[item_id], float(lo), float(hi), step=0.5 if hi - lo > 2 else 0.1,
+                  key=key)
+    return state.visitor_profile()
 
 
-def show(result: RecommendationResult, who: str) -> None:
+def controls_panel() -> None:
+    """The viewer's controls; their values live in session state and in the link."""
+    with st.expander("Your controls: what this list is based on", icon=":material/tune:",
+                     expanded=True):
+        a, b = st.columns(2)
+        a.selectbox("Order by", OBJECTIVES, key=state.C_OBJECTIVE,
+                    format_func=OBJECTIVE_WORDS.get,
+                    help="What the list maximises. The served order is what users get.")
+        if st.session_state.get(state.C_OBJECTIVE) == "blend":
+            for col, name in zip(a.columns(3), BASE_OBJECTIVES, strict=True):
+                col.slider(PLAIN[name], 0.0, 1.0, step=0.05, key=state.C_WEIGHTS[name])
+        a.slider("Show me something different", 0.0, 1.0, step=0.1, key=state.C_DIVERSITY,
+                 help="0 keeps the order. Higher values trade each next item's score "
+                      "against how alike it is (cosine of the item vectors) to the items "
+                      "above it; the cost in mean predicted rating is shown.")
+        sources = list(engine.config.retrieval.sources)
+        if any(s not in sources for s in st.session_state.get(state.C_HIDE) or ()):
+            st.session_state[state.C_HIDE] = [
+                s for s in st.session_state[state.C_HIDE] if s in sources]
+        b.multiselect("Hide these sources", sources, key=state.C_HIDE, disabled=visitor,
+                      help="A hidden source proposes nothing and feeds no ranking feature "
+                           "(known users only)." if not visitor else
+                      "Hiding a source applies to known users' lists only.")
+        b.toggle("A list not based on profiling", key=state.C_NON_PROFILING,
+                 help="Popular in the whole catalogue or in the region you pick: nothing "
+                      "about you is used (EU DSA Art. 38).")
+        if st.session_state.get(state.C_NON_PROFILING) and engine.index.region_names:
+            regions = [state.WHOLE_CATALOGUE, *engine.index.region_names]
+            if st.session_state.get(state.C_REGION) not in regions:
+                st.session_state[state.C_REGION] = state.WHOLE_CATALOGUE
+            b.selectbox("Popular in", regions, key=state.C_REGION)
+        b.radio("Not interested means", NI_MODES, key=state.C_NI_MODE, horizontal=True,
+                format_func=NI_WORDS.get, help=NI_HELP)
+        dismissed = st.session_state.get(state.C_NI) or []
+        if dismissed:
+            names = ", ".join(markdown_text(titles.get(i, f"item {i}")) for i in dismissed)
+            st.caption(f"Marked not interested: {names}")
+            st.button("Undo not interested", key="ni_undo", on_click=state.clear_not_interested,
+                      icon=":material/undo:")
+
+
+def item_controls(item: RankedItem, result: ControlledResult, user_id: int | None) -> None:
+    """The item's own controls: "Not interested", and what of the person's put it here.
+
+    The counterfactual reruns the served pipeline (policy and hidden sources
+    included); for a list other controls reordered it explains the served list,
+    and says so. A list not based on profiling used nothing of theirs: no "why".
+    """
+    st.button("Not interested", key=f"ni_{item.item_id}", on_click=state.add_not_interested,
+              args=(item.item_id,), icon=":material/thumb_down:",
+              help="Removes it and down-weights what it stood for (see Your controls).")
+    if user_id is None or result.non_profiling:
+        return
+    c = result.controls
+    served = c.objective == "served" and not c.not_interested and c.diversity <= 0
+    with st.expander("What of yours put this here?", icon=":material/history:"):
+        if not served:
+            st.caption(WHY_SERVED)
+        render_why(engine, user_id, item.item_id, k, policy, c.hidden_sources,
+                   item=item if served else None,
+                   intercept=result.intercept if served else None,
+                   model_key=state.model_key())
+
+
+def show(result: ControlledResult, who: str, user_id: int | None) -> None:
+    diff = state.list_change(f"{data.source}|{who}", result)
+    if diff is not None:
+        st.info("**What the last change did:** " + markdown_text(diff.describe()),
+                icon=":material/compare_arrows:")
     for note in result.notes:
-        st.info(note, icon=":material/info:")
+        st.info(markdown_text(note), icon=":material/info:")
     if not result.items:
         st.warning("Nothing to recommend: no candidate survived retrieval and the policy.")
     else:
-        st.markdown(f"**How this list is ordered.** {result.ordering_rule}.")
+        badge = (":blue-badge[:material/public: not based on profiling] "
+                 if result.non_profiling else "")
+        st.markdown(f"{badge}**How this list is ordered.** "
+                    f"{markdown_text(result.ordering_rule)}.")
+    if result.dismissal is not None:
+        st.caption(markdown_text(result.dismissal.describe(titles)))
+    if result.diversity is not None:
+        st.caption(markdown_text(result.diversity.describe()))
     for item in result.items:
         widgets.render_ranked_item(item, data.rating_scale, result.score_meaning,
-                                   result.intercept)
+                                   result.intercept,
+                                   extra=lambda item=item: item_controls(item, result, user_id))
     with st.expander(f"Filtered or demoted by the content policy ({len(result.filtered)})",
                      icon=":material/shield:"):
         st.caption(markdown_text(policy.describe()))
@@ -96,19 +195,30 @@ def show(result: RecommendationResult, who: str) -> None:
             st.write("No candidate was caught by the policy.")
     if result.skipped_sources:
         st.caption("Skipped sources: " + "; ".join(
-            f"{name} ({why})" for name, why in result.skipped_sources.items()))
+            markdown_text(f"{name} ({why})") for name, why in result.skipped_sources.items()))
+    link = urlencode(state.current_link("recommendations").to_params())
     frame = widgets.download_frame(result, {"recommended_for": who, "data": data.source,
                                             "model": state.model_key(),
-                                            "policy": policy.describe()})
+                                            "policy": policy.describe(),
+                                            "ordering_rule": result.ordering_rule,
+                                            "link": "?" + link})
     st.download_button("Download as CSV", safe_csv(frame).encode(),
                        file_name=f"recommendations_{who.replace(' ', '_')}.csv",
                        mime="text/csv", icon=":material/download:")
 
 
-if mode == "New visitor":
-    profile = visitor_profile()
-    show(engine.recommend_new_user(profile, k=int(k), policy=policy), "new visitor")
+if visitor:
+    profile = visitor_form()
+    uid = None
+    who = "new visitor"
 else:
+    profile = None
     uid = state.selected_user()
     user_panel(uid)
-    show(engine.recommend(uid, k=int(k), policy=policy), f"user {uid}")
+    who = f"user {uid}"
+controls_panel()
+controls, problems = state.viewer_controls()
+for problem in problems:
+    st.warning(problem, icon=":material/warning:")
+objectives = state.get_objectives() if controls.objective != "served" else None
+show(apply_controls(engine, uid, k, controls, policy, objectives, profile=profile), who, uid)

@@ -12,10 +12,12 @@ for other data is refused instead of served.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .bundle_io import REQUIRED_FILES, BundleError, read_bundle, write_bundle
 from .config import TrainConfig
@@ -149,6 +151,36 @@ class ModelBundle:
                 if _has_layer(self.model, "user_bias") else 0.0)
         return v, bias
 
+    def history_users(self, user, histories, screen: bool = True
+                      ) -> tuple[list[tuple[np.ndarray, float]], bool]:
+        """:meth:`history_user` for many histories of one user, in one model call.
+
+        Each history runs as its own pseudo-user through the same features and
+        tower; ``screen`` runs them as a compiled graph (float32 rounding away
+        from eager; a counterfactual search screens with it and verifies
+        eagerly). Returns the answers and whether they are exact (eager).
+        """
+        if not histories:
+            return [], True
+        graph = _user_graph(self) if screen else None
+        out: list[tuple[np.ndarray, float]] = []
+        for start in range(0, len(histories), _SMALL_BATCH):
+            chunk = histories[start:start + _SMALL_BATCH]
+            n = len(chunk)
+            rows = pd.concat([h.assign(u=b) for b, h in enumerate(chunk)], ignore_index=True)
+            x = self.spec.user_matrix(user.iloc[[0] * n], rows, self.genre_matrix)
+            hist = history_matrix(self.spec, rows, n, self.rows)
+            if graph is not None:
+                v, bias = (np.asarray(a, np.float32) for a in graph(x, hist, _full(hist)))
+            else:
+                v = _predict(self.user_tower, [x, hist, _full(hist)])
+                bias = (_predict(self.model.get_layer("user_bias"), x)
+                        if _has_layer(self.model, "user_bias")
+                        else np.zeros((n, 1), np.float32))
+            bias = np.asarray(bias).reshape(n, -1)[:, 0]
+            out += [(v[b], float(bias[b])) for b in range(n)]
+        return out, graph is None
+
     def refresh_users(self, users, history_interactions) -> None:
         """Recompute ``v_u`` from another history (e.g. all ratings, for serving)."""
         x = self.spec.user_matrix(users, history_interactions, self.genre_matrix)
@@ -156,6 +188,46 @@ class ModelBundle:
         self.user_vectors = _predict(self.user_tower, [x, self.history, _full(self.history)])
         if _has_layer(self.model, "user_bias"):
             self.user_bias = _predict(self.model.get_layer("user_bias"), x)
+
+
+#: histories per model call in :meth:`ModelBundle.history_users` (``_predict``'s direct-call limit)
+_SMALL_BATCH = 256
+#: the user tower (and bias head) of each bundle's model as one compiled graph
+_GRAPHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _user_graph(bundle: ModelBundle):
+    """``(x, hist, cutoff) -> (v_u, bias)`` compiled once per model; None off TensorFlow.
+
+    An eager Keras call costs about 4 ms whatever its batch size, the compiled
+    graph under 1 ms; both run the same layers, so the vectors agree to float32
+    rounding. TensorFlow is imported here because only this path needs it.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    model = bundle.model
+    try:
+        return _GRAPHS[model]
+    except (KeyError, TypeError):
+        pass
+    import tensorflow as tf
+
+    tower = bundle.user_tower
+    head = model.get_layer("user_bias") if _has_layer(model, "user_bias") else None
+
+    def run(x, hist, cutoff):
+        v = tower([x, hist, cutoff], training=False)
+        b = head(x, training=False) if head is not None else tf.zeros((tf.shape(x)[0], 1))
+        return v, b
+
+    graph = tf.function(run, reduce_retracing=True)
+    try:
+        _GRAPHS[model] = graph
+    except TypeError:  # a model that takes no weak reference: compile per call
+        pass
+    return graph
 
 
 def _has_layer(model, name: str) -> bool:

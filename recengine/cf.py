@@ -30,7 +30,7 @@ import pandas as pd
 from .bundle_io import BundleError, read_bundle, write_bundle
 from .cf_training import CFConfig, fit_cf_parameters
 from .schema import DataError, Dataset
-from .scoring import UserProfile
+from .scoring import UserProfile, history_users_one_by_one
 
 __all__ = ["CFConfig", "CFModel", "train_cf", "save_cf", "load_cf"]
 
@@ -153,6 +153,10 @@ class CFModel:
         profile = UserProfile(ratings=dict(zip(ids.tolist(),
                                                history["rating"].astype(float), strict=True)))
         return self.new_user_vector(profile), 0.0
+
+    def history_users(self, user: pd.DataFrame, histories: list[pd.DataFrame],
+                      screen: bool = True) -> tuple[list[tuple[np.ndarray, float]], bool]:
+        return history_users_one_by_one(self, user, histories)
 
     def to_rating(self, scores: np.ndarray, item_idx=None, user_bias=0.0) -> np.ndarray:
         """Clip to the rating scale; the binary variant gives the probability of a like."""

@@ -344,7 +344,9 @@ class Engine:
             else np.zeros(self.item_vectors.shape[1], np.float32)
         recent = recent / max(float(np.linalg.norm(recent)), 1e-9)
         cowatch = self.index.cowatch
-        affinity = (cowatch.affinity(ctx.watched[:50], items) if cowatch is not None
+        # a hidden co-watched source feeds no feature either: its affinity reads nothing
+        affinity = (cowatch.affinity(ctx.watched[:50], items)
+                    if cowatch is not None and "cowatched" not in ctx.hidden
                     else np.zeros(len(items)))
         columns = np.c_[self.log_popularity[items], self.scorer.item_bias[items],
                         gm[items] @ taste, self.log_recent_popularity[items],

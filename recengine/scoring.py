@@ -70,9 +70,23 @@ class Scorer(Protocol):
         served list was.
         """
 
+    def history_users(self, user: pd.DataFrame, histories: list[pd.DataFrame],
+                      screen: bool = True) -> tuple[list[tuple[np.ndarray, float]], bool]:
+        """:meth:`history_user` for many histories at once, and whether the answers are exact.
+
+        A model may batch them (and ``screen`` with a faster, float32-rounded
+        path); a counterfactual search screens with it and verifies exactly.
+        """
+
     def to_rating(self, scores: np.ndarray, item_idx: np.ndarray,
                   user_bias: float | np.ndarray) -> np.ndarray:
         """Raw ``v_u · v_m`` of (user, item) pairs -> predicted ratings, bias terms included."""
+
+
+def history_users_one_by_one(scorer: Scorer, user: pd.DataFrame, histories: list[pd.DataFrame]
+                             ) -> tuple[list[tuple[np.ndarray, float]], bool]:
+    """The plain :meth:`Scorer.history_users`: one exact :meth:`history_user` per history."""
+    return [scorer.history_user(user, h) for h in histories], True
 
 
 def predict_ratings(scorer: Scorer, v_u: np.ndarray, user_bias: float,
@@ -122,6 +136,9 @@ class VectorScorer:
         items = history["i"].to_numpy(np.int64)
         v = (self.item_vectors[items] if len(items) else self.item_vectors).mean(axis=0)
         return v / max(float(np.linalg.norm(v)), 1e-12), 0.0
+
+    def history_users(self, user, histories, screen: bool = True):
+        return history_users_one_by_one(self, user, histories)
 
     def new_user_vector(self, profile: UserProfile) -> np.ndarray:
         """Mean vector of the rated items (of the whole catalogue with no ratings)."""

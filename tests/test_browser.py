@@ -1,21 +1,33 @@
 """The dashboard in a real browser: a served app, headless Chromium, every page.
 
 Catches what AppTest cannot: front-end rendering, the exception boxes a user
-would see, and how the pages look (a screenshot per page under tmp_path).
+would see, every page's own path (the default page's included), how the pages
+look (a screenshot per page under tmp_path), and that a link opened in a fresh
+browser shows the list the engine computes in-process.
 Needs /usr/bin/chromium (CI: ``apt-get install -y chromium``); no browser download.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+
+from recengine.controls import ViewerControls, apply_controls
+from recengine.data import load_source
+from recengine.links import LinkSettings
+from recengine.model_store import ModelStore, demo_train_config
+from recengine.policy import ContentPolicy
+from recengine.serving import serving_engine
+from recengine.subject import Subject
 
 pytestmark = pytest.mark.browser
 
@@ -24,13 +36,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-#: url path -> heading the page shows ("" is the default page, Recommendations)
-PAGES = {"": "Recommendations", "similar-items": "Similar items",
+#: url path -> heading the page shows ("" is the default page, Recommendations, which
+#: also has its own path)
+PAGES = {"": "Recommendations", "recommendations": "Recommendations",
+         "similar-items": "Similar items",
          "pipeline": "Pipeline", "model": "Model", "data": "Data",
          "objectives": "Objectives", "content-filtering": "Content filtering",
          "bias-and-fairness": "Bias and fairness", "transparency-report": "Transparency report"}
 #: each page's main figure, as a reader finds it on the page
-MAIN_FIGURE = {"": "How this list is ordered.",
+MAIN_FIGURE = {"": "How this list is ordered.", "recommendations": "How this list is ordered.",
                "objectives": "Served order.",
                "content-filtering": "What users would have seen:",
                "bias-and-fairness": "Recall@10 under the protocol",
@@ -38,6 +52,7 @@ MAIN_FIGURE = {"": "How this list is ordered.",
 ENV = {"RECENGINE_DATA": "synthetic:users=120,items=200",
        "RECENGINE_TRAIN": '{"epochs": 2, "batch_size": 256, "patience": 0, "model": '
                           '{"user_tower": {"hidden": [32]}, "item_tower": {"hidden": [32]}}}'}
+RANKED = re.compile(r"^(\d+)\. (.+)$")
 
 
 def free_port() -> int:
@@ -70,12 +85,18 @@ def settle(page, timeout_ms: int = 180_000) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def model_home(tmp_path_factory) -> Path:
+    """Where the served app stores its model (the test loads the same one in-process)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def server(model_home):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent (install it with: apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api")
     port = free_port()
-    env = {**os.environ, **ENV, "RECENGINE_HOME": str(tmp_path_factory.mktemp("models"))}
+    env = {**os.environ, **ENV, "RECENGINE_HOME": str(model_home)}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
                              "--server.headless", "true", "--server.port", str(port),
                              "--browser.gatherUsageStats", "false"],
@@ -104,10 +125,11 @@ def test_every_page_in_a_browser(server, tmp_path):
                 page.goto(f"{server}/{path}?user=3")
                 settle(page)
                 page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
-                page.screenshot(path=str(tmp_path / f"{path or 'recommendations'}.png"))
+                page.screenshot(path=str(tmp_path / f"{path or 'home'}.png"))
                 errors = page.locator('[data-testid="stException"]')
                 assert errors.count() == 0, f"{path}: {errors.first.inner_text()[:2000]}"
-                if path == "":
+                assert page.get_by_text("Page not found").count() == 0, f"/{path} not found"
+                if path in ("", "recommendations"):
                     reasons = page.get_by_text("because you watched")
                     assert reasons.count() > 0, "the list shows why each item is there"
                 if path in MAIN_FIGURE:
@@ -118,3 +140,54 @@ def test_every_page_in_a_browser(server, tmp_path):
         finally:
             browser.close()
     assert len(list(tmp_path.glob("*.png"))) == len(PAGES)
+
+
+def shown_titles(page) -> list[str]:
+    """The ranked titles as the reader sees them ("1. Title" in bold), in order."""
+    texts = page.locator('[data-testid="stMarkdownContainer"] strong').all_inner_texts()
+    return [m.group(2) for t in texts if (m := RANKED.match(t.strip()))]
+
+
+def test_a_link_opened_in_a_fresh_browser_shows_the_same_list(server, model_home):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            first = browser.new_page()
+            first.goto(f"{server}/?user=3")  # the app trains (or loads) its model
+            settle(first)
+            first.get_by_role("heading", name="Recommendations").first.wait_for(timeout=60_000)
+            first.close()
+            # in-process, on the same data, model store folder and settings
+            data = load_source(ENV["RECENGINE_DATA"])
+            bundle = ModelStore(model_home).load(data, demo_train_config(ENV["RECENGINE_TRAIN"]))
+            assert bundle is not None, "the served app stored its model in model_home"
+            engine = serving_engine(data, bundle)
+            served = engine.recommend(3, 10)
+            genre = next(g for g in data.genre_names
+                         if any(g in it.genres.split("|") for it in served.items[2:]))
+            controls = ViewerControls(not_interested=(served.items[0].item_id,),
+                                      hidden_sources=frozenset({"region"}),
+                                      objective="blend", weights=(0.5, 0.3, 0.2),
+                                      diversity=0.4)
+            link = LinkSettings(page="recommendations", data=data.source, user=3, k=7,
+                                block_genres=(genre,), block_action="demote",
+                                controls=controls)
+            policy = ContentPolicy(blocked_genres=(genre,), action="demote")
+            objectives = Subject.build(data, bundle, served=engine).objectives
+            want = [it.title for it in apply_controls(engine, 3, 7, controls, policy,
+                                                      objectives).items]
+            context = browser.new_context(viewport={"width": 1400, "height": 3000})
+            page = context.new_page()
+            page.goto(f"{server}/recommendations?{urlencode(link.to_params())}")
+            settle(page)
+            page.get_by_text("How this list is ordered.").first.wait_for(timeout=60_000)
+            errors = page.locator('[data-testid="stException"]')
+            assert errors.count() == 0, errors.first.inner_text()[:2000]
+            assert shown_titles(page) == want
+            assert served.items[0].title not in shown_titles(page)
+            assert "not_interested=" in page.url and "diversity=0.4" in page.url
+            context.close()
+        finally:
+            browser.close()

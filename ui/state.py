@@ -8,6 +8,15 @@ live in ``st.session_state`` and are mirrored in the URL's query parameters.
 
 Data switching is transactional: a new source becomes active only once it has
 loaded, validated and trained; until then the previous data and engine stay.
+
+Links: the URL carries every setting that changes what the Recommendations page
+shows (:class:`recengine.links.LinkSettings` names and serialises them). A
+session's first run reads the link into session state (:func:`apply_link`);
+every run writes the session's settings back (:func:`sync_url`), so the
+address bar is always a link to what is on screen. Settings live under their
+own session keys and are kept alive across page switches
+(:func:`prepare_session`), because Streamlit forgets the state of widgets a
+page did not draw.
 """
 
 from __future__ import annotations
@@ -22,9 +31,18 @@ import streamlit as st
 
 from recengine.bundle import ModelBundle
 from recengine.config import TrainConfig
+from recengine.controls import DEFAULT_K, MAX_K, ListDiff, ViewerControls, list_diff
 from recengine.data import load_csv_bundle, load_with_fallback
 from recengine.data.sources import DEFAULT_SPEC
 from recengine.engine import Engine
+from recengine.links import (
+    LINK_KEYS,
+    LinkSettings,
+    check_link,
+    link_data_problem,
+    parse_link,
+    same_data,
+)
 from recengine.model_store import (
     ModelStore,
     demo_train_config,
@@ -32,18 +50,22 @@ from recengine.model_store import (
     evaluate_with_cf,
     train_cf_model,
 )
-from recengine.objectives import ObjectiveSet
+from recengine.objectives import BASE_OBJECTIVES, DEFAULT_WEIGHTS, ObjectiveSet
 from recengine.policy import ContentPolicy
 from recengine.projection import Projection, pca_2d
+from recengine.results import RecommendationResult
 from recengine.schema import DataError, Dataset
+from recengine.scoring import UserProfile
 from recengine.serving import serving_engine
 from recengine.subject import Subject
 from ui.widgets import PALETTE, data_error_text
 
 __all__ = [
-    "PALETTE", "current_page_param", "current_policy", "data_choice", "default_policy",
-    "get_bundle", "get_dataset", "get_engine", "model_key", "selected_user",
-    "set_selected_user", "simulated_label", "switch_data", "train_config",
+    "PALETTE", "add_not_interested", "apply_link", "clear_not_interested", "current_link",
+    "current_page_param", "current_policy", "data_choice", "default_policy", "get_bundle",
+    "get_dataset", "get_engine", "list_change", "model_key", "pop_link_notices",
+    "prepare_session", "selected_user", "set_selected_user", "simulated_label", "switch_data",
+    "sync_url", "train_config", "viewer_controls", "visitor_profile",
 ]
 
 ENV_DATA = "RECENGINE_DATA"
@@ -52,6 +74,33 @@ PREVIOUS_CHOICE = "previous_data_choice"
 DATA_NOTICE = "data_error"  # session: why the last switch was refused (shown once)
 USER = "user"
 POLICY_LABELS, POLICY_GENRES, POLICY_ACTION = "policy_labels", "policy_genres", "policy_action"
+# the Recommendations page's settings (widget keys unless noted)
+MODE, K = "rec_mode", "rec_k"
+MODES = ("Existing user", "New visitor")
+V_GENRES, V_ITEMS, V_RATING = "visitor_genres", "visitor_items", "visitor_rating_"
+V_AGE, V_GENDER, V_REGION = "visitor_age", "visitor_gender", "visitor_region"
+NOT_GIVEN = "(not given)"
+C_OBJECTIVE, C_HIDE, C_NI_MODE = "ctl_objective", "ctl_hide", "ctl_ni_mode"
+C_WEIGHTS = {o: f"ctl_w_{o}" for o in BASE_OBJECTIVES}
+C_NI = "ctl_not_interested"  # not a widget: the item ids marked not interested
+C_NON_PROFILING, C_REGION, C_DIVERSITY = "ctl_non_profiling", "ctl_region", "ctl_diversity"
+WHOLE_CATALOGUE = "(whole catalogue)"
+VISITOR_AGE = (10, 100, 30)  # the age input's bounds and default
+#: every setting's default; the keys are kept alive across page switches
+DEFAULTS: dict[str, object] = {
+    MODE: MODES[0], K: DEFAULT_K, POLICY_LABELS: [], POLICY_GENRES: [], POLICY_ACTION: "remove",
+    C_OBJECTIVE: "served", **{key: DEFAULT_WEIGHTS[o] for o, key in C_WEIGHTS.items()},
+    C_HIDE: [], C_NI: [], C_NI_MODE: "seeds", C_NON_PROFILING: False, C_REGION: WHOLE_CATALOGUE,
+    C_DIVERSITY: 0.0, V_GENRES: [], V_ITEMS: [], V_AGE: VISITOR_AGE[2], V_GENDER: NOT_GIVEN,
+    V_REGION: NOT_GIVEN,
+}
+#: settings that name things in one data set (ids, genres, labels, regions): reset on a switch
+DATA_SPECIFIC = (POLICY_LABELS, POLICY_GENRES, C_NI, C_REGION, V_GENRES, V_ITEMS, V_GENDER,
+                 V_REGION)
+RESET_PENDING = "_data_settings_reset"
+LINK_APPLIED, LINK_NOTICES = "_link_applied", "_link_notices"
+LINK_DATA = "_link_data"  # the data spec a link asked for, while it loads and trains
+LAST_LIST = "_last_list"
 #: loaded data sets / trained models kept in memory at once (the active and the previous)
 KEEP = 2
 
@@ -150,6 +199,8 @@ def switch_data(source: str | dict[str, bytes]) -> tuple[Dataset | None, str | N
         st.session_state[PREVIOUS_CHOICE] = previous
         st.session_state[DATA_CHOICE] = spec
         st.session_state.pop(USER, None)
+        # ids, genres and regions of the old data mean nothing (or someone else) here
+        st.session_state[RESET_PENDING] = True
     return data, notice
 
 
@@ -208,6 +259,14 @@ def _roll_back(exc: Exception) -> None:
     st.session_state[DATA_CHOICE] = previous
     st.session_state[DATA_NOTICE] = ("**A model could not be trained on the new data; the "
                                      f"previous data set stays active.** ({exc})")
+    # a user or items chosen for the new data (by a link, say) must not carry over
+    st.session_state.pop(USER, None)
+    st.session_state[RESET_PENDING] = True
+    wanted = st.session_state.pop(LINK_DATA, None)
+    if wanted is not None:  # the Data page shows DATA_NOTICE; a link's reader needs it here
+        st.session_state.setdefault(LINK_NOTICES, []).append(
+            f"This link is for the data set {wanted}, but a model could not be trained on it "
+            f"({exc}); the previous data set stays active, without the link's settings.")
     st.rerun()
 
 
@@ -258,6 +317,7 @@ def get_engine() -> Engine:
 
     engine = _registry_once(_registry().engines, "engine", _model_slot(), build)
     st.session_state.pop(PREVIOUS_CHOICE, None)  # the new data is good: no way back needed
+    st.session_state.pop(LINK_DATA, None)
     return engine
 
 
@@ -316,11 +376,9 @@ def _valid_user(data: Dataset, user_id) -> int | None:
 
 
 def selected_user() -> int:
-    """The user every page shows; on a session's first run, the URL's ``?user=`` wins."""
+    """The user every page shows (a link's ``?user=`` is read once, by :func:`apply_link`)."""
     data, _ = get_dataset()
     uid = _valid_user(data, st.session_state.get(USER))
-    if uid is None:
-        uid = _valid_user(data, st.query_params.get("user"))
     if uid is None:
         uid = int(data.users["user_id"].iloc[0])
     st.session_state[USER] = uid
@@ -337,13 +395,209 @@ def current_page_param() -> str | None:
     return st.query_params.get("page")
 
 
+# ----- settings in session state, links in the URL -------------------------------------------
+def prepare_session() -> None:
+    """Every run, before any widget: defaults, a pending data reset, settings kept alive.
+
+    Re-assigning a widget's key at the top of a run keeps its value when the
+    page that draws it is not shown (Streamlit's documented idiom), so the link
+    written from another page still carries the Recommendations settings.
+    """
+    ss = st.session_state
+    if ss.pop(RESET_PENDING, False):
+        _reset_data_settings()
+    for key, value in DEFAULTS.items():
+        if key not in ss:
+            ss[key] = list(value) if isinstance(value, list) else value
+        else:
+            ss[key] = ss[key]
+    for key in [k for k in ss if str(k).startswith(V_RATING)]:
+        ss[key] = ss[key]
+
+
+def _reset_data_settings() -> None:
+    """Forget what names things in the previous data: its ids mean other items and people."""
+    ss = st.session_state
+    for key in DATA_SPECIFIC:
+        value = DEFAULTS[key]
+        ss[key] = list(value) if isinstance(value, list) else value
+    for key in [k for k in ss if str(k).startswith(V_RATING)]:
+        del ss[key]
+    ss.pop(LAST_LIST, None)
+
+
+def apply_link() -> None:
+    """On a session's first run: the URL's settings become the session's (see the module).
+
+    A link for other data loads it when the loader knows the spec; when it
+    cannot, the link's user, visitor and settings are not applied at all (user
+    7 of other data is someone else) and a notice says so plainly. Values this
+    data lacks are dropped one by one, each with a notice.
+    """
+    if st.session_state.get(LINK_APPLIED):
+        return
+    st.session_state[LINK_APPLIED] = True
+    settings, notices = parse_link(st.query_params.to_dict())
+    data, _ = get_dataset()
+    if settings.data and not same_data(settings.data, data, data_choice()):
+        wanted = settings.data
+        problem = link_data_problem(wanted)
+        new = None
+        if problem is None:
+            new, message = switch_data(wanted)
+            if new is None:
+                problem = message.replace("**", "")
+            elif not same_data(wanted, new):  # e.g. a download fell back to the demo data
+                problem = message or "another data set was loaded instead"
+        if problem is not None:
+            shown, _ = get_dataset()
+            who = f" user {settings.user}" if settings.user is not None else ""
+            notices.insert(0, f"This link is for the data set {wanted}, which cannot be "
+                              f"loaded here: {problem}. Showing {shown.name} ({shown.source}) "
+                              f"instead, without the link's{who} settings: the same number "
+                              "here would be a different person.")
+            st.session_state[LINK_NOTICES] = notices
+            return
+        _reset_data_settings()
+        st.session_state.pop(RESET_PENDING, None)
+        st.session_state[LINK_DATA] = wanted
+        data = new
+    settings, more = check_link(settings, data)
+    notices += more
+    notices += _apply_settings(settings, data)
+    st.session_state[LINK_NOTICES] = notices
+
+
+def _apply_settings(s: LinkSettings, data: Dataset) -> list[str]:
+    """Write checked link settings into the session keys the widgets read."""
+    ss, notes = st.session_state, []
+    if s.user is not None:
+        ss[USER] = int(s.user)
+    ss[K] = int(min(max(s.k, 1), MAX_K))
+    ss[POLICY_LABELS], ss[POLICY_GENRES] = list(s.block_labels), list(s.block_genres)
+    ss[POLICY_ACTION] = s.block_action
+    c = s.controls
+    ss[C_OBJECTIVE] = c.objective
+    for o, w in c.weight_map.items():
+        ss[C_WEIGHTS[o]] = float(w)
+    ss[C_NI], ss[C_NI_MODE] = list(c.not_interested), c.not_interested_mode
+    ss[C_HIDE] = sorted(c.hidden_sources)
+    ss[C_NON_PROFILING] = c.non_profiling
+    ss[C_REGION] = c.region if c.region is not None else WHOLE_CATALOGUE
+    ss[C_DIVERSITY] = float(c.diversity)
+    ss[MODE] = MODES[1] if s.visitor is not None else MODES[0]
+    if s.visitor is not None:
+        v = s.visitor
+        ss[V_GENRES] = list(v.genres)
+        ss[V_ITEMS] = [int(i) for i in v.ratings]
+        for i, r in v.ratings.items():
+            ss[f"{V_RATING}{int(i)}"] = float(r)
+        age = v.demographics.get("age")
+        if age is not None:
+            lo, hi, _ = VISITOR_AGE
+            if lo <= float(age) <= hi:
+                ss[V_AGE] = int(round(float(age)))
+            else:
+                notes.append(f"Ignored from the link: visitor age {age} (use {lo}-{hi}).")
+        ss[V_GENDER] = str(v.demographics.get("gender", NOT_GIVEN))
+        ss[V_REGION] = str(v.demographics.get("region", NOT_GIVEN))
+    return notes
+
+
+def pop_link_notices() -> list[str]:
+    """What the link's parsing ignored and why (shown once, then forgotten)."""
+    return st.session_state.pop(LINK_NOTICES, None) or []
+
+
+def viewer_controls() -> tuple[ViewerControls, list[str]]:
+    """The session's viewer controls, and a note for any setting that had to be reset."""
+    ss, notes = st.session_state, []
+    weights = tuple(float(ss.get(C_WEIGHTS[o], DEFAULT_WEIGHTS[o])) for o in BASE_OBJECTIVES)
+    if sum(weights) <= 0:
+        notes.append("All blend weights are zero: the default blend is used.")
+        weights = tuple(float(DEFAULT_WEIGHTS[o]) for o in BASE_OBJECTIVES)
+    region = ss.get(C_REGION)
+    controls = ViewerControls(
+        not_interested=tuple(ss.get(C_NI) or ()),
+        not_interested_mode=ss.get(C_NI_MODE) or "seeds",
+        hidden_sources=frozenset(ss.get(C_HIDE) or ()),
+        objective=ss.get(C_OBJECTIVE) or "served", weights=weights,
+        non_profiling=bool(ss.get(C_NON_PROFILING)),
+        region=None if region in (None, WHOLE_CATALOGUE) else str(region),
+        diversity=float(ss.get(C_DIVERSITY) or 0.0))
+    return controls, notes
+
+
+def visitor_profile() -> UserProfile:
+    """The new visitor the session describes (the same the visitor form shows)."""
+    data, _ = get_dataset()
+    ss = st.session_state
+    hi = float(data.rating_scale[1])
+    ratings = {int(i): float(ss.get(f"{V_RATING}{int(i)}", hi)) for i in ss.get(V_ITEMS) or ()}
+    demographics: dict[str, object] = {}
+    if data.has_column("users", "age"):
+        demographics["age"] = ss.get(V_AGE, VISITOR_AGE[2])
+    for name, key in (("gender", V_GENDER), ("region", V_REGION)):
+        value = ss.get(key, NOT_GIVEN)
+        if data.has_column("users", name) and value != NOT_GIVEN:
+            demographics[name] = value
+    return UserProfile(ratings=ratings, genres=list(ss.get(V_GENRES) or ()),
+                       demographics=demographics)
+
+
+def current_link(page: str | None) -> LinkSettings:
+    """The session's settings as a link: what :func:`sync_url` writes."""
+    data, _ = get_dataset()
+    ss = st.session_state
+    controls, _ = viewer_controls()
+    policy = current_policy()
+    return LinkSettings(
+        page=page, data=data.source, user=selected_user(),
+        visitor=visitor_profile() if ss.get(MODE) == MODES[1] else None,
+        k=int(ss.get(K) or DEFAULT_K), block_labels=tuple(policy.blocked_labels),
+        block_genres=tuple(policy.blocked_genres), block_action=policy.action,
+        controls=controls)
+
+
 def sync_url(page: str) -> None:
-    """Write the active page and user into the URL (every run: links always match)."""
-    if st.query_params.get("page") != page:
-        st.query_params["page"] = page
-    user = str(selected_user())
-    if st.query_params.get("user") != user:
-        st.query_params["user"] = user
+    """Write the session's settings into the URL (every run: links always match)."""
+    params = current_link(page).to_params()
+    qp = st.query_params
+    for key in LINK_KEYS:
+        if key in params:
+            if qp.get(key) != params[key]:
+                qp[key] = params[key]
+        elif key in qp:
+            del qp[key]
+
+
+def add_not_interested(item_id: int) -> None:
+    """Button callback: mark an item not interested (kept for the session and in the link)."""
+    ids = [int(i) for i in st.session_state.get(C_NI) or ()]
+    if int(item_id) not in ids:
+        st.session_state[C_NI] = [*ids, int(item_id)]
+
+
+def clear_not_interested() -> None:
+    """Button callback: undo every "not interested" of this session (and of the link)."""
+    st.session_state[C_NI] = []
+
+
+def list_change(who: str, result: RecommendationResult) -> ListDiff | None:
+    """What the last change did to the list shown to ``who`` (None before any change).
+
+    The previous list is kept in session state; the diff stays on screen until
+    the list changes again, and is forgotten when the person or data changes.
+    """
+    previous = st.session_state.get(LAST_LIST)
+    diff = None
+    if previous is not None and previous[0] == who:
+        _, before, diff = previous
+        if [(i.item_id, i.rank) for i in before.items] != \
+                [(i.item_id, i.rank) for i in result.items]:
+            diff = list_diff(before, result)
+    st.session_state[LAST_LIST] = (who, result, diff)
+    return diff
 
 
 # ----- the content policy --------------------------------------------------------------------

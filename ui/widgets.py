@@ -6,7 +6,9 @@ text, tables and charts; they never score, rank or measure anything.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -57,8 +59,14 @@ def source_badges(hits: list[SourceHit]) -> str:
 
 
 def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meaning: str,
-                       intercept: float | None = None) -> None:
-    """One recommendation: rank, title, the score that placed it, its rating, and why."""
+                       intercept: float | None = None,
+                       extra: Callable[[], None] | None = None) -> None:
+    """One recommendation: rank, title, the score that placed it, its rating, and why.
+
+    ``extra`` draws the item's own controls inside its box (the page passes the
+    "Not interested" button and the "what put this here" explanation). A NaN
+    predicted rating means none was made (a list not based on profiling).
+    """
     with st.container(border=True):
         left, mid, right = st.columns([5, 1, 1])
         genres = item.genres.replace("|", ", ") or "no genre"
@@ -66,9 +74,13 @@ def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meani
                       f":gray[{_md(genres)} · item {item.item_id}]")
         mid.metric("score", f"{item.score:.3f}", help=f"{score_meaning}: what placed this "
                                                       "item at this rank")
-        right.metric("predicted rating", f"{item.predicted_rating:.2f}",
-                     help=f"on the {scale[0]:g}-{scale[1]:g} scale, the rating head's user "
-                          "and item bias terms included")
+        if math.isnan(item.predicted_rating):
+            right.metric("predicted rating", "none",
+                         help="not predicted: this list reads nothing about you")
+        else:
+            right.metric("predicted rating", f"{item.predicted_rating:.2f}",
+                         help=f"on the {scale[0]:g}-{scale[1]:g} scale, the rating head's "
+                              "user and item bias terms included")
         why = source_badges(item.sources)
         if item.demoted_by:
             why += f" :red-badge[:material/arrow_downward: demoted by {_md(item.demoted_by)}]"
@@ -76,6 +88,8 @@ def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meani
         if item.contributions:
             with st.expander("Why this rank: each ranking feature's part of the score"):
                 st.dataframe(contribution_table(item, intercept), hide_index=True)
+        if extra is not None:
+            extra()
 
 
 def contribution_table(item: RankedItem, intercept: float | None) -> pd.DataFrame:
