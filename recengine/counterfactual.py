@@ -414,6 +414,18 @@ def explain_list(engine: Engine, user_id: int, config: CounterfactualConfig | No
             for it in top.items]
 
 
+def counterfactual_frame(explanations: Sequence[Counterfactual]) -> pd.DataFrame:
+    """One row per explained item: the sentence, the removed ids and whether it was verified.
+
+    The columns the Recommendations page's CSV download adds beside each item.
+    """
+    return pd.DataFrame([{"item_id": cf.item_id, "counterfactual": cf.message,
+                          "counterfactual_removed_ids": "|".join(str(i) for i, _ in cf.removed),
+                          "counterfactual_verified": cf.verified} for cf in explanations],
+                        columns=["item_id", "counterfactual", "counterfactual_removed_ids",
+                                 "counterfactual_verified"])
+
+
 def score_breakdown(result_item: RankedItem, intercept: float | None,
                     reranker: Reranker | None = None) -> ScoreBreakdown:
     """Each ranking feature's exact part of the item's score, and the sources that found it.
@@ -571,5 +583,5 @@ def _evidence(detail: dict) -> str:
 
 
 __all__ = ["Counterfactual", "CounterfactualConfig", "FeaturePart", "RerunCache",
-           "ScoreBreakdown", "SourceEvidence", "counterfactual_top", "explain_item", "explain_list",
-           "score_breakdown", "similar_first_baseline"]
+           "ScoreBreakdown", "SourceEvidence", "counterfactual_frame", "counterfactual_top",
+           "explain_item", "explain_list", "score_breakdown", "similar_first_baseline"]

@@ -278,3 +278,15 @@ def test_view_draws_the_why_and_never_raises(model_dir, cli_case):
     assert all(title.split(" ")[0] in text for _, title in cf.removed)
     assert at.dataframe  # the breakdown table
     assert any("No explanation for this item" in c.value for c in at.caption)
+
+
+def test_the_csv_columns_say_the_same_as_the_explanations(engine):
+    from recengine.counterfactual import counterfactual_frame, explain_list
+
+    uid = int(engine.data.users["user_id"].iloc[0])
+    explanations = explain_list(engine, uid)
+    frame = counterfactual_frame(explanations)
+    assert frame["item_id"].tolist() == [it.item_id for it in engine.recommend(uid, 10).items]
+    for row, cf in zip(frame.itertuples(), explanations, strict=True):
+        assert row.counterfactual == cf.message and row.counterfactual_verified == cf.verified
+        assert row.counterfactual_removed_ids == "|".join(str(i) for i, _ in cf.removed)
