@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -26,6 +26,7 @@ from recengine.data import load_source
 from recengine.links import LinkSettings
 from recengine.model_store import ModelStore, demo_train_config
 from recengine.policy import ContentPolicy
+from recengine.reviews import ReviewStore
 from recengine.serving import serving_engine
 from recengine.subject import Subject
 
@@ -91,14 +92,24 @@ def model_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(model_home):
+def reviews_db(tmp_path_factory) -> Path:
+    """The served app's review database (a temporary file, never the repository's cache)."""
+    return tmp_path_factory.mktemp("reviews") / "reviews.sqlite"
+
+
+@pytest.fixture(scope="module")
+def server(model_home, reviews_db):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent (install it with: apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api")
     port = free_port()
-    env = {**os.environ, **ENV, "RECENGINE_HOME": str(model_home)}
+    env = {**os.environ, **ENV, "RECENGINE_HOME": str(model_home),
+           "RECENGINE_REVIEWS": str(reviews_db)}
+    # no file watcher: a source file saved while the tests run (by an editor, another
+    # checkout's tooling) would re-import the app's modules mid-test and retrain its model
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
                              "--server.headless", "true", "--server.port", str(port),
+                             "--server.fileWatcherType", "none",
                              "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -188,6 +199,67 @@ def test_a_link_opened_in_a_fresh_browser_shows_the_same_list(server, model_home
             assert shown_titles(page) == want
             assert served.items[0].title not in shown_titles(page)
             assert "not_interested=" in page.url and "diversity=0.4" in page.url
+            context.close()
+        finally:
+            browser.close()
+
+
+def test_a_saved_view_reopens_from_the_review_page(server, reviews_db):
+    """Save a view (title, Save), open the Review page as someone else, one click: back."""
+    from playwright.sync_api import sync_playwright
+
+    title = "Pipeline for five ![x](http://evil)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 2200})
+            page = context.new_page()
+            page.goto(f"{server}/?user=5")  # the app trains (or loads) its model
+            settle(page)
+            page.goto(f"{server}/pipeline?user=5&k=6")
+            settle(page)
+            page.get_by_role("heading", name="Pipeline").first.wait_for(timeout=60_000)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            sidebar.get_by_text("Save this view").click()
+            sidebar.locator(".st-key-review_title input").fill(title)
+            sidebar.locator(".st-key-review_save button").click()
+            sidebar.get_by_text("Last saved").first.wait_for(timeout=120_000)
+            settle(page)
+            [view] = ReviewStore(reviews_db).views("default")
+            assert view.title == title
+            assert (view.page, view.user, view.params.get("k")) == ("pipeline", "5", "6")
+
+            page.goto(f"{server}/review?user=9")  # a fresh visit, as someone else
+            settle(page)
+            page.get_by_role("heading", name="Review").first.wait_for(timeout=60_000)
+            card = page.locator(f".st-key-review_view_{view.id}")
+            card.get_by_text(title).wait_for(timeout=30_000)  # listed, as text
+            assert page.locator('[data-testid="stMain"] img').count() == 0
+            assert "user=9" in page.url
+            assert sidebar.locator(".st-key-user_picker input").input_value() == "user 9"
+            card.locator(f".st-key-review_open_{view.id} button:visible").click()
+            page.wait_for_url(re.compile(r"/pipeline\?"), timeout=60_000)
+            settle(page)
+            page.get_by_role("heading", name="Pipeline").first.wait_for(timeout=60_000)
+            errors = page.locator('[data-testid="stException"]')
+            assert errors.count() == 0, errors.first.inner_text()[:2000]
+            query = parse_qs(urlsplit(page.url).query)
+            assert query["user"] == ["5"] and query["k"] == ["6"]
+            assert query["page"] == ["pipeline"] and "view" not in query
+            assert page.get_by_text("Opened the saved view").count() == 1
+            assert sidebar.locator(".st-key-user_picker input").input_value() == "user 5"
+
+            page.goto(f"{server}/review")  # its own link, in a new tab: a fresh session
+            settle(page)
+            with context.expect_page() as opened:
+                page.locator(f".st-key-review_view_{view.id}").get_by_role(
+                    "link", name=re.compile("New tab")).click()
+            tab = opened.value
+            tab.wait_for_load_state()
+            settle(tab)
+            tab.get_by_role("heading", name="Pipeline").first.wait_for(timeout=60_000)
+            query = parse_qs(urlsplit(tab.url).query)
+            assert query["user"] == ["5"] and query["k"] == ["6"]
             context.close()
         finally:
             browser.close()
