@@ -65,10 +65,14 @@ def user_panel(user_id: int) -> None:
     if facts:
         st.caption(" · ".join(markdown_text(f) for f in facts))
     rated = data.interactions[data.interactions["user_id"] == user_id]
+    lo, hi = data.rating_scale
     with st.expander(f"What user {user_id} rated ({len(rated)} ratings, newest first)"):
         recent = rated.sort_values("timestamp", ascending=False).head(20)
         recent = recent.assign(title=data.items["title"].to_numpy()[recent["i"].to_numpy()])
-        st.dataframe(recent[["item_id", "title", "rating", "timestamp"]], hide_index=True)
+        widgets.show_table(recent, ["timestamp", "title", "rating", "item_id"], wide=("title",),
+                           names={"rating": f"Rating ({lo:g}-{hi:g} stars)"})
+        if state.simulated_label("interactions.timestamp"):
+            st.caption("Ratings and their dates are simulated on this data.")
 
 
 def visitor_form() -> UserProfile:
@@ -153,7 +157,13 @@ def item_controls(item: RankedItem, result: ControlledResult, user_id: int | Non
         return
     c = result.controls
     served = c.objective == "served" and not c.not_interested and c.diversity <= 0
-    with st.expander("What of yours put this here?", icon=":material/history:"):
+    # on request: the answer reruns the pipeline (tens of ms per item), and a page that
+    # computed it for all ten items on every open made concurrent first visits slow
+    if not st.toggle("What of yours put this here?", key=f"why_{item.item_id}",
+                     help="Reruns your list without some of your ratings to find which of "
+                          "them put this item here."):
+        return
+    with st.container(border=True):
         if not served:
             st.caption(WHY_SERVED)
         render_why(engine, user_id, item.item_id, k, policy, c.hidden_sources,
@@ -162,7 +172,29 @@ def item_controls(item: RankedItem, result: ControlledResult, user_id: int | Non
                    model_key=state.model_key())
 
 
-def show(result: ControlledResult, who: str, user_id: int | None) -> None:
+def genre_note(result: ControlledResult, genres: list[str]) -> tuple[str, bool]:
+    """How many listed items are in the visitor's genres, why not more, and whether the
+    list buries them (fewer than half in the genres)."""
+    chosen = set(genres)
+    n = len(result.items)
+    inside = sum(bool(chosen & set(it.genres.split("|"))) for it in result.items)
+    by_source = sum(any(h.source == "genre" for h in it.sources) for it in result.items)
+    names = ", ".join(genres)
+    text = (f"{inside} of these {n} items are in the genres you picked ({names}); the top "
+            f"lists of your genres found {by_source} of them.")
+    if inside >= max(1, n // 2):
+        return text, False
+    served = result.controls.objective == "served"
+    why = ("The served order's ranking stage places them (the rule above): for a visitor "
+           "with few ratings it weighs mostly how many people watched an item, so popular "
+           "items from other genres outrank your genres' top items. " if served else
+           "The order you chose above decides the rank, not the genres. ")
+    return (text + " " + why + "To see more of your genres, rate a few items you have seen "
+            "or try another order under Your controls."), True
+
+
+def show(result: ControlledResult, who: str, user_id: int | None,
+         visitor_genres: list[str] | None = None) -> None:
     diff = state.list_change(f"{data.source}|{who}", result)
     if diff is not None:
         st.info("**What the last change did:** " + markdown_text(diff.describe()),
@@ -176,6 +208,12 @@ def show(result: ControlledResult, who: str, user_id: int | None) -> None:
                  if result.non_profiling else "")
         st.markdown(f"{badge}**How this list is ordered.** "
                     f"{markdown_text(result.ordering_rule)}.")
+    if visitor_genres:
+        note, buried = genre_note(result, visitor_genres)
+        if buried:
+            st.info(markdown_text(note), icon=":material/category:")
+        else:
+            st.caption(markdown_text(note))
     if result.dismissal is not None:
         st.caption(markdown_text(result.dismissal.describe(titles)))
     if result.diversity is not None:
@@ -190,7 +228,7 @@ def show(result: ControlledResult, who: str, user_id: int | None) -> None:
         if result.filtered:
             st.caption(f"{len(result.displaced)} of these would otherwise have been in this "
                        f"list; the rest were caught deeper in the retrieval pool.")
-            st.dataframe(widgets.filtered_frame(result), hide_index=True)
+            widgets.show_table(widgets.filtered_frame(result), wide=("title", "rule"))
         else:
             st.write("No candidate was caught by the policy.")
     if result.skipped_sources:
@@ -221,4 +259,5 @@ controls, problems = state.viewer_controls()
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
 objectives = state.get_objectives() if controls.objective != "served" else None
-show(apply_controls(engine, uid, k, controls, policy, objectives, profile=profile), who, uid)
+show(apply_controls(engine, uid, k, controls, policy, objectives, profile=profile), who, uid,
+     list(profile.genres) if profile is not None else None)

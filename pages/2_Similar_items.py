@@ -7,11 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from recengine.safe_text import html_text, markdown_text
-from ui import state, widgets
+from ui import plain, state, widgets
 
 st.title("Similar items")
 st.caption("Items whose learned vectors v_m are closest (smallest squared distance), as the "
-           "similar-items source of retrieval uses them.")
+           "similar-items source of retrieval uses them.", help=plain.JARGON["vector"])
 
 data, _ = state.get_dataset()
 engine = state.get_engine()
@@ -26,8 +26,11 @@ st.caption(markdown_text(row['genres'].replace('|', ', ') or 'no genre')
            + (f" · {int(row['year'])}" if np.isfinite(row["year"]) else "")
            + f" · item {item_id}")
 near = engine.similar_items(item_id, int(n))
-st.dataframe(near, hide_index=True, column_config={
-    "distance": st.column_config.NumberColumn("squared distance", format="%.4f")})
+widgets.show_table(near.assign(genres=near["genres"].str.replace("|", ", ")),
+                   ["title", "genres", "distance", "item_id"], wide=("title",))
+st.caption("Squared distance between the two items' learned vectors: 0 is the same "
+           "position, smaller is more alike (the vectors have length 1, so the most "
+           "different two items can be is 4).")
 
 chosen = int(data.item_index(item_id)[0])
 neighbours = data.item_index(near["item_id"].to_numpy()).tolist()

@@ -11,7 +11,7 @@ import streamlit as st
 
 from recengine.data.synthetic import SyntheticConfig
 from recengine.safe_text import markdown_text
-from ui import state
+from ui import plain, state, widgets
 
 st.title("Data")
 notice = state.pop_data_notice()
@@ -23,29 +23,46 @@ st.markdown(f"**Active:** {markdown_text(data.name)} · {markdown_text(data.sour
 if fallback:
     st.warning(fallback, icon=":material/cloud_off:")
 
-KINDS = ["Synthetic demo", "MovieLens latest (folder)", "MovieLens 100K (folder)",
-         "Upload a CSV bundle", "Download MovieLens"]
+DEMO = state.demo_mode()
+SYNTHETIC, LATEST, ML100K = "Synthetic demo", "MovieLens latest (folder)", "MovieLens 100K (folder)"
+UPLOAD, DOWNLOAD, KNOWN = "Upload a CSV bundle", "Download MovieLens", "A known data set"
+KINDS = [SYNTHETIC, LATEST, ML100K, UPLOAD, DOWNLOAD]
+if DEMO:  # a hosted demo reads no server paths: synthetic, known sets, capped uploads
+    KINDS = [SYNTHETIC, KNOWN, UPLOAD]
+    st.info("This is a hosted demo: it reads no folders on the server. Pick the synthetic "
+            f"data, a known data set, or upload a CSV bundle of up to {state.DEMO_UPLOAD_MB} "
+            "MB.", icon=":material/public:")
 kind = st.radio("Source", KINDS, key="data_kind", horizontal=True)
 
 spec: str | None = None
 files: dict[str, bytes] | None = None
-if kind == KINDS[0]:
+if kind == SYNTHETIC:
     default = SyntheticConfig()
+    most_users, most_items = ((state.DEMO_SYNTHETIC_MAX, state.DEMO_SYNTHETIC_MAX) if DEMO
+                              else (200_000, 1_000_000))
     c1, c2, c3 = st.columns(3)
-    users = c1.number_input("Users", 10, 200_000, default.n_users, step=100, key="syn_users")
-    items = c2.number_input("Items", 10, 1_000_000, default.n_items, step=100, key="syn_items")
-    seed = c3.number_input("Seed", 0, 10_000, default.seed, key="syn_seed")
+    users = c1.number_input("Users", 10, most_users, default.n_users, step=100, key="syn_users")
+    items = c2.number_input("Items", 10, most_items, default.n_items, step=100, key="syn_items")
+    seed = c3.number_input("Seed", 0, 10_000, default.seed, key="syn_seed",
+                           help="the same seed makes the same data")
     spec = SyntheticConfig(n_users=int(users), n_items=int(items), seed=int(seed)).spec()
-elif kind in KINDS[1:3]:
-    scheme = "movielens-latest" if kind == KINDS[1] else "movielens-100k"
+elif kind == KNOWN:
+    known = {state.default_spec(): f"The data this server starts with ({state.default_spec()})",
+             **state.DEMO_KNOWN}
+    spec = st.selectbox("Data set", list(known), format_func=known.get, key="known_spec")
+    st.caption("Downloads come from GroupLens once, checked against their SHA-256; without a "
+               "network the synthetic demo is used and a notice says so.")
+elif kind in (LATEST, ML100K):
+    scheme = "movielens-latest" if kind == LATEST else "movielens-100k"
     hint = "ml-latest-small (ratings.csv, movies.csv)" if scheme == "movielens-latest" \
         else "ml-100k (u.data, u.item, u.user)"
     path = st.text_input(f"Folder of {hint}", key=f"path_{scheme}")
     spec = f"{scheme}:{path.strip()}" if path.strip() else None
-elif kind == KINDS[3]:
+elif kind == UPLOAD:
     st.caption("items.csv (item_id, title, genres, optional year, labels, price...), "
                "interactions.csv (user_id, item_id, rating, timestamp) and optionally "
-               "users.csv (user_id, age, gender, region...). See docs/csv_bundle.md.")
+               "users.csv (user_id, age, gender, region...). See docs/csv_bundle.md."
+               + (f" Up to {state.DEMO_UPLOAD_MB} MB in all." if DEMO else ""))
     uploaded = st.file_uploader("CSV files", type="csv", accept_multiple_files=True,
                                 key="csv_upload")
     if uploaded:
@@ -75,23 +92,35 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("users", f"{summary['users']:,}")
 c2.metric("items", f"{summary['items']:,}")
 c3.metric("ratings", f"{summary['interactions']:,}")
-c4.metric("density", f"{summary['density']:.2%}")
+c4.metric("density", f"{summary['density']:.2%}",
+          help="the share of all user-item pairs that have a rating")
 if data.simulated:
     st.warning("Simulated columns (generated, not observed): "
-               + ", ".join(sorted(data.simulated)), icon=":material/science:")
+               + ", ".join(plain.name(c) for c in sorted(data.simulated)),
+               icon=":material/science:")
 if summary["license"]:
     st.caption(f"Licence: {markdown_text(summary['license'])}")
 for note in summary["notes"]:
     st.caption(f"Note: {markdown_text(note)}")
 
 
-def labelled(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Column headers marked "(simulated)" where the values are generated."""
-    return frame.rename(columns={c: f"{c} {state.simulated_label(f'{table}.{c}')}".strip()
-                                 for c in frame.columns})
+#: the dense row numbers the loaders add for the model, not data a reader needs
+INTERNAL = {"u", "i"}
+
+
+def preview(frame: pd.DataFrame, table: str) -> None:
+    """The first rows with readable headers, marked "(simulated)" where generated."""
+    cols = [c for c in frame.columns if c not in INTERNAL]
+    names = {c: plain.label(c, state.simulated_label(f"{table}.{c}").strip("()"))
+             for c in cols}
+    rows = frame.head(100)
+    if "genres" in rows.columns:
+        rows = rows.assign(genres=rows["genres"].str.replace("|", ", "))
+    widgets.show_table(rows, cols, names=names, wide=("title",))
 
 
 for table in ("items", "users", "interactions"):
     frame = getattr(data, table)
-    with st.expander(f"{table} ({len(frame):,} rows, first 100 shown)"):
-        st.dataframe(labelled(frame.head(100), table), hide_index=True)
+    words = {"interactions": "ratings"}.get(table, table)
+    with st.expander(f"{words.capitalize()} ({len(frame):,} rows, first 100 shown)"):
+        preview(frame, table)

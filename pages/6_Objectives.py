@@ -14,7 +14,7 @@ from audits.compare import compare_user
 from audits.objectives import ObjectiveAuditConfig, audit_objectives
 from audits.tradeoff import tradeoff_sweep
 from recengine.objectives import DEFAULT_WEIGHTS, OBJECTIVES, SERVED
-from ui import state
+from ui import plain, state, widgets
 from ui.widgets import style_figure
 
 
@@ -45,7 +45,8 @@ policy = state.current_policy()
 sim = objectives.simulated_columns
 sim_note = " (simulated)" if sim else ""
 if sim:
-    st.info("Simulated business columns: " + ", ".join(sim) + ". Watch minutes, profit, "
+    st.info("Simulated business columns: " + ", ".join(plain.name(c) for c in sim) + ". "
+            "Watch minutes, profit, "
             "flagged and sponsored figures describe the mechanism, not the real world.",
             icon=":material/science:")
 st.markdown(f"**Served order.** {objectives.engine.served_objective.rule}.")
@@ -65,26 +66,40 @@ if w_r + w_e + w_p <= 0:
     st.warning("All blend weights are zero: the blend uses the default weights.")
     weights = tuple(DEFAULT_WEIGHTS.items())
 st.caption(f"Each blend component is scaled to [0, 1] over a user's candidates. "
-           f"{objectives.watch.describe()}. {policy.describe()}")
+           f"{objectives.watch.describe()}. {policy.describe()}",
+           help="P(watch): the chance a user watches an item, read from the model's score "
+                "through a logistic (sigmoid) curve fitted on watched and random "
+                "user-item pairs; expected watch time = P(watch) x the item's minutes.")
 
 with st.spinner("Ranking the sampled users under every objective…"):
     audit = _audit(key, n_users, k, weights, repr(policy), objectives, policy)
 
 st.subheader("What each objective shows, against the served list")
-st.dataframe(audit.metrics.style.format("{:.3f}"))
+MAIN = ["objective", "mean_predicted_rating", "expected_watch_minutes", "expected_profit",
+        "flagged_share", "overlap_with_served"]
+MORE = ["objective", "sponsored_share", "long_tail_share", "exposure_gini",
+        "intra_list_diversity", "coverage"]
+metrics = audit.metrics.reset_index()
+widgets.show_table(metrics, MAIN)
+st.caption(f"{len(audit.users)} users, top {k}; watch time and revenue are expected values per "
+           f"shown slot, revenue in the currency units of the item prices{sim_note}. "
+           + plain.ARROWS)
+with st.expander("More figures: sponsored, long tail, exposure, variety, coverage"):
+    widgets.show_table(metrics, MORE)
+    st.markdown("\n".join(f"- {plain.JARGON[j]}" for j in
+                          ("jaccard", "gini", "long tail", "diversity")))
 if audit.simulated:
     st.caption("Rests on simulated columns: " + "; ".join(
-        f"{fig} ({', '.join(cols)})" for fig, cols in audit.simulated.items()) + ".")
-st.caption(f"{len(audit.users)} users, top {k}. Watch minutes and profit are expected values "
-           "per shown slot; overlap_with_served is the mean share of items a list shares "
-           "with the served one (Jaccard); exposure Gini is over the whole catalogue.")
+        f"{plain.name(fig)} ({', '.join(plain.name(c) for c in cols)})"
+        for fig, cols in audit.simulated.items())
+        + ".")
 with st.expander("Each objective's ordering rule"):
     for name, rule in audit.rules.items():
         st.markdown(f"- **{name}**: {rule}")
 fig = px.imshow(audit.overlap, text_auto=".2f", color_continuous_scale="Cividis",
                 zmin=0, zmax=1)
-st.plotly_chart(style_figure(fig, "List overlap between objectives (mean Jaccard)",
-                             "objective", "objective", 360))
+st.plotly_chart(style_figure(fig, "List overlap between objectives (mean Jaccard: 1 = the "
+                             "same items, 0 = none in common)", "objective", "objective", 360))
 
 st.subheader("Trade-off: user value against profit and engagement")
 steps = st.select_slider("Grid steps per weight", [3, 4, 5, 6], 5, key="obj_steps")
@@ -96,9 +111,10 @@ sweep = sweep.assign(weights=labels)
 left, right = st.columns(2)
 for col, (ycol, front, label) in zip(
         (left, right),
-        (("expected_profit", "pareto_rating_profit", "expected profit per shown item"),
+        (("expected_profit", "pareto_rating_profit",
+          f"{plain.label('expected_profit')}{sim_note}"),
          ("expected_watch_minutes", "pareto_rating_engagement",
-          "expected watch minutes per shown item")), strict=True):
+          f"{plain.label('expected_watch_minutes')}{sim_note}")), strict=True):
     kind = [SERVED if s == SERVED else ("Pareto front" if f else "dominated")
             for s, f in zip(sweep["setting"], sweep[front], strict=True)]
     frame = sweep.assign(front=kind)
@@ -109,24 +125,46 @@ for col, (ycol, front, label) in zip(
     fig.add_scatter(x=on_front["mean_predicted_rating"], y=on_front[ycol], mode="lines",
                     line=dict(color=state.PALETTE[1], dash="dot"), name="front",
                     showlegend=False)
-    col.plotly_chart(style_figure(fig, f"Predicted rating vs {label}{sim_note}",
-                                  "mean predicted rating (user value)", label))
+    col.plotly_chart(style_figure(fig, f"Predicted rating vs {label.split(' (')[0].lower()}",
+                                  "mean predicted rating (stars; the value to users)", label))
 st.caption("Each point is one blend weight setting, plus the served order; the dotted line "
            "joins the blends no other blend beats on both axes."
            + (" Profit and watch minutes are simulated." if sim else ""))
 with st.expander("Sweep table"):
-    st.dataframe(sweep, hide_index=True)
+    widgets.show_table(sweep, ["weights", "mean_predicted_rating", "expected_watch_minutes",
+                               "expected_profit", "pareto_rating_profit",
+                               "pareto_rating_engagement", "pareto"], wide=("weights",))
+    st.caption("Weights: r = predicted rating, e = expected watch time, p = expected revenue. "
+               + plain.JARGON["pareto"])
 
 st.subheader("One user: the served list beside each alternative")
 user = state.selected_user()
 st.caption(f"User {user} (the sidebar's user; kept in the link as ?user=).")
 cmp = _compare(key, int(user), k, weights, repr(policy), objectives, policy)
-cols = st.columns(len(OBJECTIVES))
-for col, name in zip(cols, OBJECTIVES, strict=True):
-    col.markdown(f"**{name}**")
-    col.dataframe(cmp.lists[name][["rank", "title", "predicted_rating"]], hide_index=True)
-st.markdown("**What each alternative promoted or dropped relative to the served list, and "
-            "why**" + sim_note)
+others = [o for o in OBJECTIVES if o != SERVED]
+other = st.selectbox("Compare the served list with", others, key="obj_compare",
+                     format_func=lambda o: f"{o}: {audit.rules.get(o, '')}"[:90])
+left, right = st.columns(2)
+for col, name in ((left, SERVED), (right, other)):
+    col.markdown(f"**{name}**" + (" (what users get)" if name == SERVED else ""))
+    widgets.show_table(cmp.lists[name], ["rank", "title", "predicted_rating"],
+                       names={"predicted_rating": "Predicted (stars)"}, narrow=("rank",),
+                       where=col)
+st.markdown(f"**What {other} promoted or dropped relative to the served list, and why**"
+            + sim_note)
 changes = cmp.changes
-st.dataframe(changes if len(changes) else pd.DataFrame({"note": ["all lists agree"]}),
-             hide_index=True)
+mine = changes[changes["objective"] == other] if len(changes) else changes
+if len(mine):
+    widgets.show_table(mine, ["change", "title", "reason"], wide=("reason",),
+                       narrow=("change",))
+else:
+    st.write(f"The {other} list holds the same items as the served one.")
+with st.expander("All five lists side by side, and every change"):
+    side = pd.DataFrame({"rank": cmp.lists[SERVED]["rank"].to_numpy()})
+    for name in OBJECTIVES:
+        titles = cmp.lists[name]["title"].to_numpy()
+        side[name] = pd.Series(titles).reindex(range(len(side))).to_numpy()
+    widgets.show_table(side, names={o: o for o in OBJECTIVES}, narrow=("rank",))
+    if len(changes):
+        widgets.show_table(changes, ["objective", "change", "title", "reason", "item_id"],
+                           wide=("reason",))

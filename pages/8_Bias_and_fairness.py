@@ -12,7 +12,7 @@ import streamlit as st
 from audits.bias import BiasAuditConfig, audit_bias
 from recengine.objectives import OBJECTIVES, SERVED
 from recengine.safe_text import html_text, markdown_text
-from ui import state
+from ui import plain, state, widgets
 from ui.widgets import style_figure
 
 
@@ -46,12 +46,17 @@ sim_groups = [c for c in ("users.gender", "users.age", "users.occupation", "user
 
 st.subheader("Popularity bias and the long tail (served lists)")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Mean popularity shown / in history", f"x{s['popularity_lift']:.2f}")
+m1.metric("Mean popularity shown / in history", f"x{s['popularity_lift']:.2f}",
+          help=plain.explain("popularity_lift") + "; popularity = ratings in the train split. "
+               "Above 1: users are shown more popular items than they watch.")
 m2.metric("Long-tail share shown", f"{s['long_tail_share']:.1%}",
-          delta=f"{100 * (s['long_tail_share'] - s['history_long_tail_share']):+.1f} "
-                "points vs history")
-m3.metric("Coverage", f"{s['coverage']:.1%}")
-m4.metric("Intra-list diversity", f"{s['intra_list_diversity']:.3f}")
+          delta=f"{plain.points(s['long_tail_share'] - s['history_long_tail_share'])} "
+                "vs history",
+          help=plain.JARGON["long tail"] + " The delta is the difference from the long-tail "
+               "share of what they watched, in percentage points.")
+m3.metric("Coverage", f"{s['coverage']:.1%}", help=plain.explain("coverage"))
+m4.metric("Intra-list diversity", f"{s['intra_list_diversity']:.3f}",
+          help=plain.JARGON["diversity"])
 pu = audit.per_user
 fig = px.scatter(pu, x="history_popularity", y="rec_popularity", hover_name="user_id",
                  color_discrete_sequence=state.PALETTE)
@@ -59,8 +64,8 @@ top = float(max(pu["history_popularity"].max(), pu["rec_popularity"].max()))
 fig.add_scatter(x=[0, top], y=[0, top], mode="lines", name="same as history",
                 line=dict(color=state.PALETTE[3], dash="dot"))
 st.plotly_chart(style_figure(fig, "Popularity of what each user is shown vs what they watched",
-                             "mean train popularity of the user's history",
-                             "mean train popularity of the recommendations"))
+                             "what the user watched: mean ratings per item (train split)",
+                             "what they are shown: mean ratings per item"))
 st.caption("Points above the dotted line: the user is shown more popular items than they "
            f"watch. Long tail: items outside the top {audit.config.head_share:.0%} by train "
            "popularity.")
@@ -69,27 +74,33 @@ st.subheader("Calibration to each user's genres")
 fig = px.histogram(pu.dropna(subset=["calibration_kl"]), x="calibration_kl", nbins=30,
                    color_discrete_sequence=state.PALETTE)
 st.plotly_chart(style_figure(fig, "Genre miscalibration per user (KL, history vs list)",
-                             "KL(history genres || recommended genres), smoothed",
-                             "users"))
-st.caption(f"Mean {s['calibration_kl']:.3f}; 0 means the list mirrors the user's genre mix.")
+                             "genre miscalibration, KL (0 = the list has the genre mix the "
+                             "user watches; lower is better)", "users"))
+st.caption(f"Mean {s['calibration_kl']:.3f}. {plain.JARGON['kl']} Smoothed so that a genre "
+           "the list misses entirely still gives a finite figure.")
 
 st.subheader("Accuracy and exposure by group")
 st.metric(f"Recall@{k} under the protocol", f"{s[f'recall@{k}']:.3f}",
-          help=f"{s['users_with_relevant']} users with a relevant test item")
-st.caption(f"RMSE {s['rmse']:.3f} over {s['test_ratings']} test ratings. "
-           "Intervals: users resampled within groups; the gap interval is simultaneous over "
-           "every pair of groups, and Holm's correction runs across every column and metric.")
+          help=f"{plain.JARGON['recall']} {s['users_with_relevant']} users with a liked "
+               "test item; 0-1, higher is better.")
+st.caption(f"RMSE {s['rmse']:.3f} stars over {s['test_ratings']} test ratings "
+           "(lower is better). Intervals: users resampled within groups (bootstrap); the gap "
+           "interval is simultaneous over every pair of groups, and Holm's correction runs "
+           "across every column and metric.", help=plain.JARGON["bootstrap"] + " "
+           + plain.JARGON["holm"])
 if sim_groups:
-    st.info("Group columns are simulated: " + ", ".join(sim_groups) + ".",
+    st.info("Group columns are simulated: " + ", ".join(plain.name(c) for c in sim_groups) + ".",
             icon=":material/science:")
 if audit.groups.empty:
     st.write("The data records no user groups (gender, age, occupation, region).")
 else:
     g1, g2 = st.columns(2)
     column = g1.selectbox("Group by", list(dict.fromkeys(audit.groups["group_column"])),
-                          key="bias_group")
+                          key="bias_group", format_func=plain.label)
     metric = g2.selectbox("Metric", list(dict.fromkeys(audit.groups["metric"])),
-                          key="bias_metric")
+                          key="bias_metric", format_func=plain.raw_label,
+                          help="Recall and RMSE under the protocol; long tail and popularity "
+                               "of the served lists")
     sel = audit.groups[(audit.groups["group_column"] == column)
                        & (audit.groups["metric"] == metric)]
     shown = sel[~sel["too_few"]].assign(group=lambda f: f["group"].map(html_text))
@@ -98,9 +109,12 @@ else:
                  error_y=shown["ci_high"] - shown["value"],
                  error_y_minus=shown["value"] - shown["ci_low"])
     sim_note = " (simulated groups)" if sim_groups else ""
-    st.plotly_chart(style_figure(fig, f"{metric} by {column}, 95% interval{sim_note}",
-                                 column, metric))
-    st.dataframe(sel, hide_index=True)
+    st.plotly_chart(style_figure(fig, f"{plain.raw_label(metric)} by {plain.label(column)}, "
+                                      f"95% interval{sim_note}", plain.label(column),
+                                 plain.raw_label(metric)))
+    value_name = plain.raw_label(metric)
+    widgets.show_table(sel, ["group", "value", "ci_low", "ci_high", "n_users", "too_few"],
+                       names={"value": value_name}, medium=("group",))
     few = sel[sel["too_few"]]["group"].tolist()
     if few:
         st.caption(f"Too few users to compare (under {audit.config.min_group_size}): "
@@ -108,6 +122,11 @@ else:
     st.markdown("**Gaps between groups** (largest minus smallest group; an interval that "
                 "includes 0, or a Holm-adjusted p above 0.05, is not distinguishable from "
                 "noise)")
-    st.dataframe(audit.gaps, hide_index=True)
+    gaps = audit.gaps.assign(metric=audit.gaps["metric"].map(plain.raw_label),
+                             group_column=audit.gaps["group_column"].map(plain.label))
+    widgets.show_table(gaps, ["group_column", "metric", "gap", "ci_low", "ci_high", "p_holm",
+                              "distinguishable"], wide=("metric",))
+    with st.expander("Every column of the gaps"):
+        widgets.show_table(gaps, wide=("metric",))
 for note in audit.notes:
     st.caption(note)

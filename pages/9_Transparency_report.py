@@ -12,7 +12,7 @@ from audits.report import ReportConfig, build_report
 from audits.transparency import contribution_frame, explain_result, order_is_truthful, statement
 from recengine.objectives import DEFAULT_WEIGHTS, OBJECTIVES, SERVED
 from recengine.safe_text import markdown_text
-from ui import state
+from ui import plain, state, widgets
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -52,14 +52,39 @@ if not order_is_truthful(result):
     st.error("The list is not in the order its rule states.")
 if "sponsored_bid" in objectives.business.simulated:
     st.caption("Sponsorship is simulated on this data.")
-st.dataframe(explain_result(result, sponsored), hide_index=True)
+told = explain_result(result, sponsored)
+score_col = result.score_meaning or "score"  # explain_result names it so
+paid = int(told["sponsored"].sum())
+st.markdown(f"**Sponsored items in this list: {paid} of {len(told)}**"
+            + (" (marked in the table)" if paid else " (none is a paid placement)"))
+main = ["rank", "title", "sponsored", "why"]
+if told["demoted_by"].fillna("").astype(str).str.len().gt(0).any():
+    main.append("demoted_by")
+widgets.show_table(told.assign(demoted_by=told["demoted_by"].replace("", None)), main,
+                   wide=("why",), narrow=("rank", "sponsored"))
+with st.expander("Score, predicted rating and item id of each item"):
+    widgets.show_table(told, ["rank", "title", score_col, "predicted_rating", "item_id"],
+                       names={score_col: f"Score: {score_col}"}, wide=("title",))
+    if "log-odds" in str(score_col):
+        st.caption(plain.JARGON["log-odds"])
 parts = contribution_frame(result)
 if len(parts):
     with st.expander("Each item's score, split exactly into the ranking stage's features"):
         st.caption(f"weight x standardised value per feature; with the intercept "
-                   f"{result.intercept:+.3f} they sum to the item's score.")
-        st.dataframe(parts.pivot_table(index=["rank", "title"], columns="meaning",
-                                       values="contribution").round(3))
+                   f"{result.intercept:+.3f} they sum to the item's score. Columns are the "
+                   "list's ranks (hover a header for the title).")
+        wide = parts.pivot_table(index="meaning", columns="rank", values="contribution")
+        titles = dict(zip(parts["rank"], parts["title"], strict=False))
+        shown = wide.reset_index().rename(columns={"meaning": "feature"})
+        shown.columns = [str(c) for c in shown.columns]
+        ranks = [c for c in shown.columns if c != "feature"]
+        shown, config = plain.table(shown, names={"feature": "Ranking feature",
+                                                  **{r: f"#{r}" for r in ranks}},
+                                    wide=("feature",))
+        for r in ranks:
+            config[f"#{r}"] = st.column_config.NumberColumn(
+                f"#{r}", help=f"rank {r}: {titles.get(int(r), '')}", format="%.3f")
+        st.dataframe(shown, hide_index=True, column_config=config, placeholder="-")
 
 st.subheader("Model card")
 c1, c2 = st.columns(2)

@@ -14,11 +14,12 @@ stays quick for the data tools.
 """
 
 import importlib
-import os
 
-# TensorFlow's C++ start-up chatter (oneDNN notes, CPU feature lists) is noise on a
-# terminal and in the app's logs; real errors still show. Set before keras loads.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from . import quiet
+
+# TensorFlow's start-up chatter (oneDNN notice, C++ log lines, retracing warnings) is
+# noise on a terminal and in the app's logs: silenced before keras loads (recengine.quiet).
+quiet.install()
 
 from .schema import DataError, Dataset  # noqa: E402
 from .split import Split, temporal_split  # noqa: E402

@@ -66,8 +66,12 @@ def test_model_page_shows_the_evaluation_beside_baselines(first_run):
     at = open_app()
     at.switch_page("pages/4_Model.py").run()
     no_exceptions(at)
-    systems = set(at.dataframe[2].value["system"]) if len(at.dataframe) > 2 else set()
-    assert {"two_tower", "pipeline", "ease", "popularity"} <= systems
+    table = at.dataframe[2].value if len(at.dataframe) > 2 else None
+    systems = set(table["System"]) if table is not None else set()
+    assert {"two-tower model (whole catalogue)", "pipeline (what users get)", "EASE",
+            "most popular"} <= systems
+    recall = next(c for c in table.columns if c.startswith("Recall, top 10 ("))
+    assert table[recall].notna().sum() >= 4, "the main figure: each ranking system's recall"
 
 
 def test_changing_the_user_changes_the_list(first_run):
@@ -137,3 +141,13 @@ def test_a_good_upload_becomes_the_active_data(first_run):
     at.switch_page("pages/1_Recommendations.py").run()
     no_exceptions(at)
     assert ranked_titles(at) and all(t.startswith("Film ") for t in ranked_titles(at))
+
+
+def test_what_put_an_item_here_is_explained_on_request(first_run):
+    at = open_app()
+    assert not any(el.value == "**Its score, part by part**" for el in at.markdown), \
+        "not computed for every item on open (it reruns the pipeline)"
+    first = next(t for t in at.toggle if t.key.startswith("why_"))
+    first.set_value(True).run()
+    no_exceptions(at)
+    assert any(el.value == "**Its score, part by part**" for el in at.markdown)

@@ -53,11 +53,16 @@ def test_transparency_page_states_the_criteria_and_offers_downloads():
         assert section in md
 
 
+def column(frame, start: str) -> str:
+    """The shown column whose readable header starts with ``start`` (units follow it)."""
+    return next(c for c in frame.columns if c.startswith(start))
+
+
 def test_objectives_page_puts_the_served_list_first():
     at = open_page("pages/6_Objectives.py")
-    metrics = at.dataframe[0].value
+    metrics = at.dataframe[0].value.set_index("Objective")
     assert list(metrics.index) == ["served", "rating", "engagement", "profit", "blend"]
-    assert metrics.loc["served", "overlap_with_served"] == 1.0
+    assert metrics.loc["served", column(metrics, "Overlap with served")] == 1.0
     assert any(el.value.startswith("**Served order.** Ordered by") for el in at.markdown)
 
 
@@ -66,6 +71,7 @@ def test_content_filtering_page_opens_with_every_label_blocked():
     md = " ".join(el.value for el in at.markdown)
     assert "Removes items labelled" in md
     comparison = at.dataframe[0].value
-    served = comparison[comparison["objective"] == "served"].set_index("policy")
-    assert served.loc["with", "flagged_share"] == 0.0
-    assert served.loc["without", "flagged_share"] > 0.0, "a meaningful comparison"
+    served = comparison[comparison["Objective"] == "served"].set_index("Content policy")
+    flagged = column(comparison, "Flagged (% of slots)")
+    assert served.loc["with", flagged] == 0.0
+    assert served.loc["without", flagged] > 0.0, "a meaningful comparison"

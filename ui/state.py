@@ -62,13 +62,26 @@ from ui.widgets import PALETTE, data_error_text
 
 __all__ = [
     "PALETTE", "add_not_interested", "apply_link", "clear_not_interested", "current_link",
-    "current_page_param", "current_policy", "data_choice", "default_policy", "get_bundle",
+    "current_page_param", "current_policy", "data_choice", "default_policy", "demo_mode",
+    "demo_refusal", "get_bundle",
     "get_dataset", "get_engine", "list_change", "model_key", "pop_link_notices",
     "prepare_session", "selected_user", "set_selected_user", "simulated_label", "switch_data",
     "sync_url", "train_config", "viewer_controls", "visitor_profile",
 ]
 
 ENV_DATA = "RECENGINE_DATA"
+#: hosted demo mode (docs/deploy.md): ``RECENGINE_DEMO=1`` or the Streamlit secret ``demo``
+ENV_DEMO = "RECENGINE_DEMO"
+DEMO_UPLOAD_MB = 20  # all files of one upload together (server.maxUploadSize is per file)
+DEMO_UPLOAD_FILES = 3  # items.csv, interactions.csv, users.csv
+DEMO_SYNTHETIC_MAX = 5_000  # users and items of a synthetic data set made in the demo
+DEMO_SYNTHETIC_RATINGS = 250_000  # users x mean ratings per user
+#: the data sets a demo visitor may pick besides the synthetic ones (named, fixed URLs)
+DEMO_KNOWN = {"download:ml-latest-small": "MovieLens latest-small (download, about 1 MB)",
+              "download:ml-100k": "MovieLens 100K (download, about 5 MB)"}
+DEMO_NO_PATHS = ("this names a folder or file on the server, and the hosted demo reads none. "
+                 "Use the synthetic data, one of the known data sets, or upload a CSV bundle "
+                 f"(up to {DEMO_UPLOAD_MB} MB).")
 DATA_CHOICE = "data_choice"  # session: the spec (or upload source) of the active data
 PREVIOUS_CHOICE = "previous_data_choice"
 DATA_NOTICE = "data_error"  # session: why the last switch was refused (shown once)
@@ -135,6 +148,64 @@ def default_spec() -> str:
     return os.environ.get(ENV_DATA, DEFAULT_SPEC)
 
 
+def demo_mode() -> bool:
+    """Whether this server is a hosted demo (``$RECENGINE_DEMO``, else the secret ``demo``).
+
+    The environment variable wins when set (``0``/``false`` turns the demo off).
+    """
+    env = os.environ.get(ENV_DEMO, "").strip().lower()
+    if env:
+        return env not in ("0", "false", "no", "off")
+    try:
+        if not st.secrets.load_if_toml_exists():
+            return False
+        value = st.secrets.get("demo", False)
+    except Exception:  # noqa: BLE001 - unreadable secrets: not a demo
+        return False
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def demo_refusal(source: str | dict[str, bytes]) -> str | None:
+    """Why the hosted demo will not load ``source`` (None: allowed, or not a demo).
+
+    Allowed: the server's start-up data, synthetic data up to
+    :data:`DEMO_SYNTHETIC_MAX` users and items, the known downloads
+    (:data:`DEMO_KNOWN`) and uploads of at most :data:`DEMO_UPLOAD_MB` MB. Refused:
+    anything naming a path on the server (folders, ``csv:``), by the Data page or a link.
+    """
+    if not demo_mode():
+        return None
+    if isinstance(source, dict):
+        total = sum(len(body) for body in source.values())
+        if len(source) > DEMO_UPLOAD_FILES:
+            return (f"{len(source)} files were uploaded; a CSV bundle has at most "
+                    f"{DEMO_UPLOAD_FILES} (items.csv, interactions.csv, users.csv).")
+        if total > DEMO_UPLOAD_MB * 1024 * 1024:
+            return (f"the upload is {total / 1024 / 1024:.1f} MB; the hosted demo takes up to "
+                    f"{DEMO_UPLOAD_MB} MB in all.")
+        return None
+    spec = str(source).strip()
+    if spec == default_spec() or spec in DEMO_KNOWN:
+        return None
+    scheme, _, argument = spec.partition(":")
+    if scheme == "synthetic":
+        from recengine.data.sources import parse_synthetic
+
+        try:
+            cfg = parse_synthetic(argument)
+        except (ValueError, TypeError):
+            return None  # the loader explains a malformed spec
+        if (max(cfg.n_users, cfg.n_items) > DEMO_SYNTHETIC_MAX or cfg.oversample > 16
+                or cfg.n_users * cfg.ratings_per_user > DEMO_SYNTHETIC_RATINGS):
+            return (f"the hosted demo makes synthetic data of up to {DEMO_SYNTHETIC_MAX:,} "
+                    f"users and {DEMO_SYNTHETIC_MAX:,} items ({DEMO_SYNTHETIC_RATINGS:,} "
+                    "ratings); run the app yourself for larger sets.")
+        return None
+    if scheme == "download":
+        return f"the hosted demo downloads only {', '.join(DEMO_KNOWN)}."
+    return DEMO_NO_PATHS
+
+
 def train_config() -> TrainConfig:
     """The training config of the app's models (``$RECENGINE_TRAIN`` can shrink it)."""
     return demo_train_config()
@@ -180,6 +251,9 @@ def switch_data(source: str | dict[str, bytes]) -> tuple[Dataset | None, str | N
     Returns (dataset, None) on success; (None, plain-words error) when it fails
     to load or validate, and then the previous data stays active.
     """
+    refusal = demo_refusal(source)
+    if refusal is not None:
+        return None, f"**Not in the hosted demo:** {refusal}"
     try:
         if isinstance(source, dict):
             data, notice = load_csv_bundle(source), None
@@ -446,7 +520,7 @@ def apply_link() -> None:
         if problem is None:
             new, message = switch_data(wanted)
             if new is None:
-                problem = message.replace("**", "")
+                problem = message.replace("**", "").rstrip(".")
             elif not same_data(wanted, new):  # e.g. a download fell back to the demo data
                 problem = message or "another data set was loaded instead"
         if problem is not None:

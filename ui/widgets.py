@@ -17,6 +17,7 @@ from recengine.reranker import FEATURE_WORDS
 from recengine.results import RankedItem, RecommendationResult, SourceHit
 from recengine.safe_text import markdown_text as _md
 from recengine.schema import DataError
+from ui import plain
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -92,6 +93,18 @@ def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meani
             extra()
 
 
+def show_table(frame: pd.DataFrame, columns: list[str] | None = None, *, wide=(), narrow=(),
+               medium=(), names: dict[str, str] | None = None, where=None, height="auto",
+               key: str | None = None) -> pd.DataFrame:
+    """A table as a reader reads it (:func:`ui.plain.table`): readable headers with units
+    and tooltips, rounded numbers, dates, "-" for a missing value. Returns what is shown."""
+    shown, config = plain.table(frame, columns, wide=wide, narrow=narrow, medium=medium,
+                                names=names)
+    (where or st).dataframe(shown, hide_index=True, column_config=config, placeholder="-",
+                            height=height, key=key)
+    return shown
+
+
 def contribution_table(item: RankedItem, intercept: float | None) -> pd.DataFrame:
     """The item's score split exactly into weight x value per feature, plus the intercept."""
     rows = [{"what": FEATURE_WORDS[name], "part of the score": round(value, 4)}
@@ -105,7 +118,7 @@ def contribution_table(item: RankedItem, intercept: float | None) -> pd.DataFram
 def filtered_frame(result: RecommendationResult) -> pd.DataFrame:
     """The content policy's removals and demotions with the rule that caught each."""
     return pd.DataFrame([{"item_id": a.item_id, "title": a.title, "action": a.action,
-                          "rule": a.rule} for a in result.filtered],
+                          "rule": plain.rule(a.rule)} for a in result.filtered],
                         columns=["item_id", "title", "action", "rule"])
 
 
