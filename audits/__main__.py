@@ -1,5 +1,8 @@
 """``python -m audits report --model DIR --out FILE.md [--json FILE.json] [options]``.
 
+Also ``python -m audits simulate ...``: the feedback-loop simulator
+(:mod:`audits.cli_simulate`).
+
 Loads the system with :meth:`recengine.subject.Subject.load` (the bundle and
 the data its metadata names, refused if the data changed), the same subject the
 app's pages audit, runs every audit and writes the model card. Errors the user
@@ -38,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="genre the policy removes (repeatable)")
     rep.add_argument("--no-protocol", action="store_true",
                      help="skip the offline evaluation (faster)")
+    from .cli_simulate import add_simulate_parser  # light: no Keras
+
+    add_simulate_parser(sub)
     return parser
 
 
@@ -78,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     from recengine.bundle_io import BundleError
     from recengine.schema import DataError
 
+    from .cli_simulate import run_simulate
+
     args = build_parser().parse_args(argv)
     try:
-        return run_report(args)
+        return run_simulate(args) if args.verb == "simulate" else run_report(args)
     except (DataError, BundleError, KeyError, ValueError, FileNotFoundError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
