@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -162,25 +164,31 @@ def test_bad_input_is_refused_not_stored(store):
     assert save(store, session="  ") and store.sessions() == ["default"]
 
 
-def _writer(path: str, name: str, barrier, n: int) -> None:
-    """One writer process: waits for the other, then saves ``n`` views as fast as it can."""
-    store = ReviewStore(path)
-    barrier.wait()
-    for i in range(n):
-        store.save_view(title=f"{name} {i}", note=name, session="race", params=PARAMS,
-                        fingerprint=FINGERPRINT, model_key=MODEL)
+WRITER = """
+import sys, time
+from pathlib import Path
+from recengine.reviews import ReviewStore
+path, name, go, n = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+store = ReviewStore(path)
+while not go.exists():  # both writers start together
+    time.sleep(0.005)
+for i in range(n):
+    store.save_view(title=f"{name} {i}", note=name, session="race", params={"page": "data"},
+                    fingerprint="f", model_key="m")
+"""
 
 
 def test_two_writers_at_once_lose_nothing(tmp_path):
+    """Two processes write 50 views each into one file at the same moment: all 100 land."""
     path = str(tmp_path / "shared.sqlite")
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-    barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_writer, args=(path, name, barrier, 50)) for name in "AB"]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0, 0]
+    ReviewStore(path)  # the schema exists before the race
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, path, name, str(go), "50"],
+                              env=env, stderr=subprocess.PIPE, text=True) for name in "AB"]
+    go.touch()
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
     views = ReviewStore(path).views("race")
     assert len(views) == 100
     assert len({v.id for v in views}) == 100
