@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from recengine.controls import GENRE_PENALTY, MAX_K, NI_MODES, ControlledResult, apply_controls
+from recengine.counterfactual import CounterfactualConfig, counterfactual_frame, explain_list
 from recengine.objectives import BASE_OBJECTIVES, OBJECTIVES, PLAIN
 from recengine.results import RankedItem
 from recengine.safe_text import markdown_text, safe_csv
@@ -240,9 +241,20 @@ def show(result: ControlledResult, who: str, user_id: int | None,
                                             "policy": policy.describe(),
                                             "ordering_rule": result.ordering_rule,
                                             "link": "?" + link})
-    st.download_button("Download as CSV", safe_csv(frame).encode(),
+    def csv_bytes() -> bytes:
+        """Made on click: the list, plus each item's verified counterfactual for a known user."""
+        out = frame
+        if user_id is not None:
+            explained = explain_list(engine, user_id, CounterfactualConfig(k=len(result.items)),
+                                     policy)
+            out = frame.merge(counterfactual_frame(explained), on="item_id", how="left")
+        return safe_csv(out).encode()
+
+    st.download_button("Download as CSV", csv_bytes,
                        file_name=f"recommendations_{who.replace(' ', '_')}.csv",
-                       mime="text/csv", icon=":material/download:")
+                       mime="text/csv", icon=":material/download:",
+                       help="with each item's counterfactual (what of yours put it here), "
+                            "verified by a rerun of the pipeline, for a known user")
 
 
 if visitor:
