@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="genre the policy removes (repeatable)")
     rep.add_argument("--no-protocol", action="store_true",
                      help="skip the offline evaluation (faster)")
+    rep.add_argument("--simulate-rounds", type=int, default=0,
+                     help="feedback-loop rounds to simulate for the card (default 0: none; "
+                          "synthetic data only)")
+    rep.add_argument("--simulate-seeds", type=int, default=2,
+                     help="seeds per simulated arm (default 2)")
     from .cli_simulate import add_simulate_parser  # light: no Keras
 
     add_simulate_parser(sub)
@@ -68,7 +73,8 @@ def run_report(args) -> int:
                        weights=parse_weights(args.weights),
                        policy=ContentPolicy(blocked_labels=tuple(args.block_label),
                                             blocked_genres=tuple(args.block_genre)),
-                       include_protocol=not args.no_protocol)
+                       include_protocol=not args.no_protocol,
+                       simulate_rounds=args.simulate_rounds, simulate_seeds=args.simulate_seeds)
     card = build_report(Subject.load(args.model), cfg)
     out = Path(args.out)
     out.write_text(card.to_markdown(), encoding="utf-8")

@@ -6,6 +6,7 @@ Same contract as :mod:`audits.card_sections`: figures once, in JSON and in words
 from __future__ import annotations
 
 from recengine.objectives import SERVED
+from recengine.safe_text import markdown_text
 
 from .card_data import AuditResults
 from .card_format import (
@@ -159,3 +160,26 @@ def limitations(r: AuditResults) -> Section:
     if r.protocol is None:
         items.append("The offline protocol was not run for this card: no accuracy figures.")
     return Section(SECTIONS[10], {"items": items}, "\n".join(f"- {x}" for x in items))
+
+
+def feedback_loops(r: AuditResults) -> Section:
+    """What the objective does over rounds, simulated on planted truth (or why not)."""
+    sim = r.simulation
+    if sim is None:
+        data = {"run": False}
+        md = ("_Not run for this card: add `--simulate-rounds T` to `python -m audits report` "
+              "(synthetic data only: the simulation needs planted truth), or open the "
+              "Feedback loops page._")
+    elif "skipped" in sim:
+        data = {"run": False, "reason": sim["skipped"]}
+        md = "_Not run: " + markdown_text(sim["skipped"]) + "_"
+    else:
+        data = {"run": True, **sim}
+        md = "\n".join([f"Every figure here is **simulated** ({sim['rounds']} rounds, "
+                        f"{sim['seeds']} seeds, {sim['users']} users, objective "
+                        f"{markdown_text(sim['objective'])}; the mitigated run filters "
+                        "flagged content).", "",
+                        "What the system learned each round: "
+                        + markdown_text("; ".join(sim["learned"])) + ".", ""]
+                       + [f"- {markdown_text(line)}" for line in sim["summary"]])
+    return Section(SECTIONS[11], data, md)

@@ -35,6 +35,9 @@ class ReportConfig:
     include_protocol: bool = True
     n_boot: int = 500
     tradeoff_steps: int = 5
+    #: feedback-loop rounds simulated for the card (0: not run; needs planted truth)
+    simulate_rounds: int = 0
+    simulate_seeds: int = 2
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -75,3 +78,5 @@ class AuditResults:
     bias: BiasAudit
     protocol: dict | None  # run_protocol's result (pipeline + baselines)
     uncertainty: dict | None  # bootstrap intervals on the pipeline's Recall/NDCG
+    #: the feedback-loop study's plain-words summary and settings (None: not run)
+    simulation: dict | None = None

@@ -17,7 +17,7 @@ from recengine.safe_text import markdown_text
 SECTIONS = ("Intended use and users", "Data set", "Model", "Ordering rule and objective",
             "Why items are there", "Evaluation", "Objectives compared",
             "Content policy and filter", "Bias and fairness", "Ethical considerations",
-            "Known limitations")
+            "Known limitations", "Feedback loops (simulated)")
 
 #: column and figure names as a reader reads them
 WORDS = {

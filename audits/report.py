@@ -23,7 +23,7 @@ from recengine.evaluation import (
     run_protocol,
 )
 from recengine.evaluation.systems import engine_system
-from recengine.objectives import SERVED
+from recengine.objectives import BASE_OBJECTIVES, SERVED, normalise_weights
 from recengine.policy import ContentPolicy
 from recengine.ranking import Objective
 from recengine.subject import Subject
@@ -36,6 +36,10 @@ from .card_format import SECTIONS, Section, jsonable, markdown_table
 from .content_filter import audit_content_filter, block_every_label
 from .objectives import audit_objectives, candidate_pool
 from .objectives import sample_users as _sample_users
+from .simulation import run_study, study_arms
+from .simulation_config import SimulationConfig
+from .simulation_summary import summarise
+from .simulation_world import NoGroundTruth, World
 from .tradeoff import tradeoff_sweep
 from .transparency import statement
 
@@ -143,7 +147,31 @@ def run_audits(subject: Subject, config: ReportConfig | None = None) -> AuditRes
     if cfg.include_protocol:
         protocol, uncertainty = protocol_figures(subject, cfg.k, cfg.n_boot, cfg.seed)
     return AuditResults(subject, cfg, active, users, sources, example, objectives, tradeoff,
-                        content, content_policy, every_label, bias, protocol, uncertainty)
+                        content, content_policy, every_label, bias, protocol, uncertainty,
+                        feedback_loops(subject, cfg))
+
+
+def feedback_loops(subject: Subject, cfg: ReportConfig) -> dict | None:
+    """The feedback-loop study for the card (:mod:`audits.simulation`), when asked for.
+
+    Runs ``cfg.simulate_rounds`` rounds of the served subject's model on its own
+    data, the unmitigated and mitigated arms and the oracle over
+    ``cfg.simulate_seeds`` seeds; data without planted truth says so instead.
+    """
+    if cfg.simulate_rounds < 1:
+        return None
+    try:
+        world = World.from_data(subject.data, subject.bundle, subject.bundle.config)
+    except NoGroundTruth as exc:
+        return {"skipped": str(exc)}
+    weights = tuple(float(normalise_weights(cfg.weights)[o]) for o in BASE_OBJECTIVES)
+    scfg = SimulationConfig(rounds=cfg.simulate_rounds, k=cfg.k, n_users=cfg.n_users,
+                            objective=cfg.objective, weights=weights, content_filter=True)
+    study = run_study(world, study_arms(scfg), list(range(cfg.simulate_seeds)))
+    return {"rounds": cfg.simulate_rounds, "seeds": cfg.simulate_seeds,
+            "users": cfg.n_users, "objective": cfg.objective,
+            "learned": study.run("unmitigated").learned,
+            "summary": summarise(study, cfg.objective)}
 
 
 @dataclass
@@ -172,7 +200,7 @@ def build_report(subject: Subject, config: ReportConfig | None = None,
     r = results or run_audits(subject, cfg)
     sections = [cs.intended_use(r), cs.data_set(r), cs.model(r), cs.ordering(r),
                 cs.why_items(r), cs.evaluation(r), ca.objectives(r), ca.content_policy(r),
-                ca.bias_fairness(r), ca.ethics(r), ca.limitations(r)]
+                ca.bias_fairness(r), ca.ethics(r), ca.limitations(r), ca.feedback_loops(r)]
     assert tuple(s.title for s in sections) == SECTIONS
     return ModelCard(f"Model card: {subject.data.name}", sections)
 

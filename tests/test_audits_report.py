@@ -20,6 +20,10 @@ from audits.__main__ import main as audits_main
 from audits.bias import BiasAuditConfig, audit_bias
 from audits.objectives import ObjectiveAuditConfig, audit_objectives, sample_users
 from audits.report import SECTIONS, ReportConfig, build_report, jsonable, markdown_table
+from audits.simulation import run_study, study_arms
+from audits.simulation_config import SimulationConfig
+from audits.simulation_summary import summarise
+from audits.simulation_world import World
 from audits.tradeoff import tradeoff_sweep
 from audits.transparency import explain_result, filter_sentence, statement
 from recengine.bundle import load_bundle, save_bundle
@@ -263,3 +267,20 @@ def test_the_app_and_the_terminal_write_the_same_card(small_trained, tmp_path, c
         assert err.count("\n") == 1 and err.startswith("error:")
     rc = audits_main(["report", "--model", str(tmp_path / "missing"), "--out", str(out)])
     assert "missing" in capsys.readouterr().err
+
+
+def test_the_card_carries_the_simulated_feedback_loops(small_trained):
+    """On synthetic data the card's loop section is the study's own summary, labelled simulated."""
+    data, bundle = small_trained
+    subject = Subject.build(data, bundle)
+    cfg = ReportConfig(n_users=30, n_boot=50, include_protocol=False, simulate_rounds=2,
+                       simulate_seeds=1)
+    card = build_report(subject, cfg).to_dict()["sections"]["Feedback loops (simulated)"]
+    world = World.from_data(subject.data, bundle, bundle.config)
+    weights = tuple(cfg.weights[o] for o in ("rating", "engagement", "profit"))
+    study = run_study(world, study_arms(SimulationConfig(
+        rounds=2, k=10, n_users=30, objective="served", weights=weights, content_filter=True)),
+        [0])
+    assert card["run"] and card["summary"] == summarise(study, "served")
+    off = build_report(subject, ReportConfig(n_users=30, n_boot=50, include_protocol=False))
+    assert off.to_dict()["sections"]["Feedback loops (simulated)"] == {"run": False}
