@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -61,3 +63,21 @@ def assert_pipeline_figures_by_hand(result: dict, data, bundle) -> None:
     expected = rmse(bundle.predict(test["u"].to_numpy(), test["i"].to_numpy()),
                     test["rating"].to_numpy(float), data.rating_scale)
     assert abs(result["pipeline"]["rmse"] - expected) < 1e-6  # float32 dot products
+
+
+#: the app's entry point and its default page, for AppTest
+APP_FILE = str(Path(__file__).resolve().parents[1] / "app.py")
+DEFAULT_PAGE = "pages/1_Recommendations.py"
+
+
+def open_app_page(page: str = DEFAULT_PAGE, timeout: int = 300, /, **query):
+    """The app opened on ``page`` with these query parameters, run, and free of exceptions."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP_FILE, default_timeout=timeout)
+    at.query_params.update(query)
+    at.run()
+    if page != DEFAULT_PAGE:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+
+from tests.factories import open_app_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = {"pages/6_Objectives.py": "Objectives",
@@ -20,13 +21,8 @@ def small_app_env(app_env):
     return app_env
 
 
-def open_page(page: str, **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params.update(query)
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def open_page(page: str, /, **query):
+    return open_app_page(page, **query)
 
 
 @pytest.mark.parametrize("page", list(PAGES))

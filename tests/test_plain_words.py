@@ -22,6 +22,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.factories import open_app_page
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGES = ["pages/1_Recommendations.py", "pages/2_Similar_items.py", "pages/3_Pipeline.py",
@@ -38,14 +40,8 @@ def small_app_env(app_env):
     return app_env
 
 
-def open_page(file: str, **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.query_params.update(query)
-    at.run()
-    if file != PAGES[0]:
-        at.switch_page(file).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def open_page(page: str, /, **query):
+    return open_app_page(page, **query)
 
 
 def shown_headers(el) -> list[str]:

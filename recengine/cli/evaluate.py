@@ -142,7 +142,6 @@ def json_ready(obj):
 
 
 def run(args) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ logs off the table
     from ..data import load_source
     from ..evaluation import format_report
 
