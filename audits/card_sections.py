@@ -76,7 +76,7 @@ def data_set(r: AuditResults) -> Section:
                          f"{d.rating_scale[1]:g}"),
                 ("Demographics", ", ".join(summary["demographics"]) or "none recorded"),
                 ("Notes", "; ".join(summary["notes"]) or "none")])
-    table = pd.DataFrame({"Simulated column": [f"`{x['column']}`" for x in sim],
+    table = pd.DataFrame({"Simulated column": [x["column"] for x in sim],
                           "Provenance": [x["provenance"] for x in sim]})
     return Section(SECTIONS[1], data, md + "\n\n" + markdown_table(table))
 
