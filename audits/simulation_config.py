@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from recengine.objectives import BASE_OBJECTIVES, DEFAULT_WEIGHTS, OBJECTIVES
+from recengine.objectives import BASE_OBJECTIVES, DEFAULT_BLEND, OBJECTIVES
 
 from .simulation_world import ChoiceModel
 
@@ -21,7 +21,6 @@ MITIGATIONS = {
     "diversity": "diversify each list (MMR re-rank over the model's item vectors)",
     "exploration": "explore (a share of each list's slots go to random candidates)",
 }
-_DEFAULT_W = tuple(float(DEFAULT_WEIGHTS[o]) for o in BASE_OBJECTIVES)
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class SimulationConfig:
     #: users simulated (a seeded sample, the same for every seed); None: all
     n_users: int | None = None
     objective: str = "served"
-    weights: tuple[float, float, float] = _DEFAULT_W
+    weights: tuple[float, float, float] = DEFAULT_BLEND
     bid_loop: bool = True
     exploitative: bool = True
     n_advertisers: int = 4

@@ -34,7 +34,7 @@ import numpy as np
 from .candidates import Candidates
 from .engine import Engine
 from .list_metrics import intra_list_diversity
-from .objectives import BASE_OBJECTIVES, DEFAULT_WEIGHTS, OBJECTIVES, ObjectiveSet
+from .objectives import BASE_OBJECTIVES, DEFAULT_BLEND, OBJECTIVES, ObjectiveSet
 from .policy import ContentPolicy
 from .ranking import SERVED, Objective, rank_order
 from .reranker import FEATURES, candidate_features
@@ -50,7 +50,6 @@ SEED_SOURCES = ("similar", "cowatched")
 GENRE_PENALTY = 0.25
 NON_PROFILING = "non_profiling"
 DEFAULT_K, MAX_K = 10, 50
-DEFAULT_BLEND = tuple(float(DEFAULT_WEIGHTS[o]) for o in BASE_OBJECTIVES)
 #: the ranking stage's inputs that do not depend on retrieval hits (kept when re-scoring)
 _ITEM_COLUMNS = ("log_popularity", "item_bias", "genre_affinity", "log_recent_popularity",
                  "history_similarity", "cowatch_affinity")

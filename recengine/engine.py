@@ -28,6 +28,7 @@ from .retrieval import (
     RetrievalIndex,
     build_retrieval_index,
     retrieve,
+    top_genre_codes,
 )
 from .schema import Dataset
 from .scoring import Scorer, UserProfile, predict_ratings
@@ -124,8 +125,7 @@ class Engine:
         ``hidden_sources`` are retrieval sources this request leaves out (a viewer
         control): they propose nothing and feed no ranking-stage feature.
         """
-        ctx, notes = self._user_context(u)
-        ctx.hidden = frozenset(hidden_sources)
+        ctx, notes = self._user_context(u, hidden=hidden_sources)
         v_u = np.asarray(self.scorer.user_vector(u), dtype=np.float32)
         return self._candidates(u, ctx, v_u, self.scorer.user_offset(u), policy, notes)
 
@@ -144,21 +144,7 @@ class Engine:
         u = int(self.data.user_index(user_id)[0])
         removed = self.data.item_index(list(removed_item_ids)) if len(removed_item_ids) \
             else np.zeros(0, np.int64)
-        index, cfg = self.index, self.config.retrieval
-        watched = index.watched(u)
-        watched = watched[~np.isin(watched, removed)]
-        gm = index.genre_matrix
-        counts = gm[watched].sum(axis=0).astype(np.float64)
-        top = np.argsort(-counts, kind="stable")[:min(cfg.n_genres, gm.shape[1])]
-        genres = [int(g) for g in top if counts[g] > 0]
-        notes = []
-        if not len(watched):
-            notes.append(NO_HISTORY_NOTE)
-            genres = index.genres_by_popularity[:cfg.n_genres].tolist()
-        code = int(index.user_region[u])
-        region = index.region_names[code] if code >= 0 else None
-        ctx = RetrievalContext(index, watched, genres, region, watched,
-                               frozenset(hidden_sources))
+        ctx, notes = self._user_context(u, removed, hidden_sources)
         mine = self.history[self.history["u"].to_numpy() == u]
         mine = mine[~np.isin(mine["i"].to_numpy(), removed)]
         v_u, bias = self.scorer.history_user(self.data.users.iloc[[u]], mine)
@@ -353,10 +339,23 @@ class Engine:
                         self.item_vectors[items] @ recent, affinity]
         return candidate_features(dots, hits, position, columns)
 
-    def _user_context(self, u: int) -> tuple[RetrievalContext, list[str]]:
+    def _user_context(self, u: int, removed: np.ndarray | None = None,
+                      hidden: frozenset[str] = frozenset()
+                      ) -> tuple[RetrievalContext, list[str]]:
+        """A known user's request context; ``removed`` items taken out of their history.
+
+        Without removals the genres are the index's precomputed ones; with them
+        the same rule (:func:`~recengine.retrieval.top_genre_codes`) runs on the
+        reduced history, so a counterfactual is retrieved as the served list was.
+        """
         index, cfg = self.index, self.config.retrieval
         watched = index.watched(u)
-        genres = [int(g) for g in index.user_top_genres[u] if g >= 0]
+        top = index.user_top_genres[u]
+        if removed is not None and len(removed):
+            watched = watched[~np.isin(watched, removed)]
+            counts = index.genre_matrix[watched].sum(axis=0).astype(np.float64)
+            top = top_genre_codes(counts[None, :], cfg.n_genres)[0]
+        genres = [int(g) for g in top if g >= 0]
         notes = []
         if not len(watched):
             notes.append(NO_HISTORY_NOTE)
@@ -364,7 +363,8 @@ class Engine:
             notes.append("no watched genres: using the most watched genres overall")
         code = int(index.user_region[u])
         region = index.region_names[code] if code >= 0 else None
-        return RetrievalContext(index, watched, genres, region, watched), notes
+        return RetrievalContext(index, watched, genres, region, watched,
+                                frozenset(hidden)), notes
 
     def _apply_policy(self, items: np.ndarray, hits: list, policy: ContentPolicy | None):
         if policy is None:

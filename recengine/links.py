@@ -17,9 +17,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .controls import DEFAULT_BLEND, DEFAULT_K, MAX_K, NI_MODES, ViewerControls
+from .controls import DEFAULT_K, MAX_K, NI_MODES, ViewerControls
 from .data.sources import SCHEMES, parse_synthetic
-from .objectives import BASE_OBJECTIVES, OBJECTIVES
+from .objectives import BASE_OBJECTIVES, DEFAULT_BLEND, OBJECTIVES
 from .policy import ACTIONS, ContentPolicy
 from .ranking import SERVED
 from .retrieval import SOURCES

@@ -37,6 +37,8 @@ BASE_OBJECTIVES = ("rating", "engagement", "profit")
 OBJECTIVES = (SERVED, *BASE_OBJECTIVES, "blend")
 ALTERNATIVES = OBJECTIVES[1:]
 DEFAULT_WEIGHTS = {"rating": 0.6, "engagement": 0.2, "profit": 0.2}
+#: the same weights as a (rating, engagement, profit) tuple, as links and simulations store them
+DEFAULT_BLEND = tuple(float(DEFAULT_WEIGHTS[o]) for o in BASE_OBJECTIVES)
 PLAIN = {SERVED: "the served order (learned ranking stage)",
          "rating": "predicted rating", "engagement": "expected watch time",
          "profit": "expected revenue to the service"}

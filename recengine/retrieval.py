@@ -285,6 +285,18 @@ def retrieve(ctx: RetrievalContext) -> Retrieved:
 
 
 # ----- precomputation -----------------------------------------------------------------
+def top_genre_codes(genre_counts: np.ndarray, n_genres: int) -> np.ndarray:
+    """(n_users, n) each user's most watched genre codes, strongest first, -1 padded.
+
+    ``genre_counts`` is (n_users, n_genres) watches per genre; ties go to the
+    lower genre code. The one rule for "a user's genres", whether from the whole
+    history (the index) or a reduced one (a counterfactual).
+    """
+    n = min(int(n_genres), genre_counts.shape[1])
+    top = np.argsort(-genre_counts, axis=1, kind="stable")[:, :n]
+    return np.where(np.take_along_axis(genre_counts, top, axis=1) > 0, top, -1)
+
+
 def build_retrieval_index(data: Dataset, history: pd.DataFrame, table: SimilarTable,
                           config: RetrievalConfig | None = None) -> RetrievalIndex:
     """Precompute top lists and per-user arrays from ``history`` (train only, offline)."""
@@ -323,9 +335,7 @@ def build_retrieval_index(data: Dataset, history: pd.DataFrame, table: SimilarTa
     user_genre = np.zeros((n_users, gm.shape[1]), dtype=np.float64)
     for g in range(gm.shape[1]):
         user_genre[:, g] = np.bincount(u, weights=gm[i, g], minlength=n_users)
-    n_g = min(config.n_genres, gm.shape[1])
-    top_g = np.argsort(-user_genre, axis=1, kind="stable")[:, :n_g]
-    top_g = np.where(np.take_along_axis(user_genre, top_g, axis=1) > 0, top_g, -1)
+    top_g = top_genre_codes(user_genre, config.n_genres)
 
     seen = np.flatnonzero(count > 0)
     top_overall = _top_per_group(np.zeros(len(seen), np.int64), seen, count[seen], mean[seen],
