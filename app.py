@@ -67,6 +67,8 @@ PAGE_APPLIED = "_page_param_applied"
 HOME = "home"
 #: the sidebar's "Save this view" fields; the Review page reads and sets REVIEW_SESSION too
 REVIEW_SESSION, VIEW_TITLE, VIEW_NOTE = "review_session", "review_title", "review_note"
+#: the sidebar's expanders, drawn only while open (their keys say whether they are)
+SAVE_OPEN, POLICY_OPEN = "save_view_open", "policy_open"
 LAST_SAVED = "_review_last_saved"  # what the last save stored, shown until the next one
 SAVE_ERROR = "_review_save_error"  # why the last save failed, shown once
 OPENED_NOTICES = "_review_opened_notices"  # what a reopened view says, shown once
@@ -196,7 +198,10 @@ def save_view_form(page: StreamlitPage) -> None:
     """
     ss = st.session_state
     ss[REVIEW_SESSION] = ss.get(REVIEW_SESSION) or DEFAULT_SESSION  # kept across page switches
-    with st.sidebar.expander("Save this view", icon=":material/bookmark_add:"):
+    with st.sidebar.expander("Save this view", icon=":material/bookmark_add:", key=SAVE_OPEN,
+                             on_change="rerun") as box:
+        if not box.open:  # drawn only when opened: a first visit's browser builds less
+            return
         with st.form("save_view", border=False):
             st.text_input("Title", key=VIEW_TITLE, max_chars=MAX_TITLE,
                           placeholder=f"{page.title}, {_who()}")
@@ -233,7 +238,11 @@ def sidebar() -> None:
     side.selectbox("User", ids, key="user_picker", on_change=_on_user_change,
                    format_func=lambda u: f"user {u}",
                    help="The user every page shows; it is kept in the link (?user=).")
-    with side.expander("Content policy", icon=":material/shield:"):
+    with side.expander("Content policy", icon=":material/shield:", key=POLICY_OPEN,
+                       on_change="rerun") as box:
+        if not box.open:  # its settings live on in session state (state.prepare_session)
+            side.caption(markdown_text(state.current_policy().describe()))
+            return
         if data.has_column("items", "labels"):
             st.multiselect("Block content labels", data_labels(data), key=state.POLICY_LABELS)
         st.multiselect("Block genres", data.genre_names, key=state.POLICY_GENRES)

@@ -32,6 +32,8 @@ NI_HELP = ("**drop what led to it**: the items you watched that found it no long
            "evidence here; what only they found goes, the rest lose those hits. **fewer of "
            f"its genres**: everything sharing its genres loses {GENRE_PENALTY:.0%} of the "
            "list's score range per such item.")
+#: session keys of the page's lazy expanders (their bodies run only while open)
+HISTORY, FILTERED = "history_open", "filtered_open"
 WHY_SERVED = ("This explains the served list (the learned ranking stage, with your content "
               "policy and hidden sources); your other controls are not part of it, so an item "
               "only they brought here has no explanation.")
@@ -67,7 +69,10 @@ def user_panel(user_id: int) -> None:
         st.caption(" · ".join(markdown_text(f) for f in facts))
     rated = data.interactions[data.interactions["user_id"] == user_id]
     lo, hi = data.rating_scale
-    with st.expander(f"What user {user_id} rated ({len(rated)} ratings, newest first)"):
+    with widgets.lazy_expander(f"What user {user_id} rated ({len(rated)} ratings, newest "
+                               "first)", key=HISTORY) as history:
+        if not history.open:
+            return
         recent = rated.sort_values("timestamp", ascending=False).head(20)
         recent = recent.assign(title=data.items["title"].to_numpy()[recent["i"].to_numpy()])
         widgets.show_table(recent, ["timestamp", "title", "rating", "item_id"], wide=("title",),
@@ -173,6 +178,17 @@ def item_controls(item: RankedItem, result: ControlledResult, user_id: int | Non
                    model_key=state.model_key())
 
 
+def filtered_panel(result: ControlledResult, policy) -> None:
+    """What the content policy caught for this list, and the rule that caught each."""
+    st.caption(markdown_text(policy.describe()))
+    if result.filtered:
+        st.caption(f"{len(result.displaced)} of these would otherwise have been in this "
+                   f"list; the rest were caught deeper in the retrieval pool.")
+        widgets.show_table(widgets.filtered_frame(result), wide=("title", "rule"))
+    else:
+        st.write("No candidate was caught by the policy.")
+
+
 def genre_note(result: ControlledResult, genres: list[str]) -> tuple[str, bool]:
     """How many listed items are in the visitor's genres, why not more, and whether the
     list buries them (fewer than half in the genres)."""
@@ -223,15 +239,11 @@ def show(result: ControlledResult, who: str, user_id: int | None,
         widgets.render_ranked_item(item, data.rating_scale, result.score_meaning,
                                    result.intercept,
                                    extra=lambda item=item: item_controls(item, result, user_id))
-    with st.expander(f"Filtered or demoted by the content policy ({len(result.filtered)})",
-                     icon=":material/shield:"):
-        st.caption(markdown_text(policy.describe()))
-        if result.filtered:
-            st.caption(f"{len(result.displaced)} of these would otherwise have been in this "
-                       f"list; the rest were caught deeper in the retrieval pool.")
-            widgets.show_table(widgets.filtered_frame(result), wide=("title", "rule"))
-        else:
-            st.write("No candidate was caught by the policy.")
+    with widgets.lazy_expander(f"Filtered or demoted by the content policy "
+                               f"({len(result.filtered)})", key=FILTERED,
+                               icon=":material/shield:") as caught:
+        if caught.open:
+            filtered_panel(result, policy)
     if result.skipped_sources:
         st.caption("Skipped sources: " + "; ".join(
             markdown_text(f"{name} ({why})") for name, why in result.skipped_sources.items()))

@@ -151,3 +151,30 @@ def test_what_put_an_item_here_is_explained_on_request(first_run):
     first.set_value(True).run()
     no_exceptions(at)
     assert any(el.value == "**Its score, part by part**" for el in at.markdown)
+
+
+def test_tables_are_drawn_when_their_section_is_opened():
+    """A first visit gets the list and no tables; opening a section draws its table.
+
+    The score breakdown a visitor opens is the item's own: its parts, the
+    intercept included, add up to the score shown beside the title.
+    """
+    at = open_app()
+    no_exceptions(at)
+    assert len(at.dataframe) == 0, "closed sections send nothing to the browser"
+    first = next(el.value for el in at.markdown if RANKED.match(el.value))
+    score = float(at.metric[0].value)
+    item_id = int(re.search(r"item (\d+)\]", first).group(1))
+    at.session_state[f"rank_why_{item_id}"] = True
+    at.session_state["history_open"] = True
+    at.run()
+    no_exceptions(at)
+    assert len(at.dataframe) == 2
+    history, breakdown = (el.value for el in at.dataframe)
+    label = next(e.label for e in at.expander if e.label.startswith("What user 1 rated"))
+    rated = int(re.search(r"\((\d+) ratings", label).group(1))
+    assert len(history) == min(20, rated), "the newest 20 of the user's ratings"
+    parts = breakdown.set_index("what")["part of the score"]
+    total = parts.pop("total = the score")
+    assert total == pytest.approx(score, abs=5e-4)
+    assert parts.sum() == pytest.approx(total, abs=5e-3), "rounded parts add up to the score"

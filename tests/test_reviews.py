@@ -36,6 +36,7 @@ PARAMS = {"page": "recommendations", "data": "synthetic:users=120,items=200", "u
           "k": "7", "obj": "blend", "w": "rating:0.5,engagement:0.3,profit:0.2"}
 FINGERPRINT, MODEL = "a" * 40, "aaaaaaaaaaaaaaaa-cfg1"
 NOW = Active(source=PARAMS["data"], fingerprint=FINGERPRINT, model_key=MODEL)
+SAVE_OPEN = "save_view_open"  # the key of the sidebar's "Save this view" (drawn when open)
 SQL = "'); DROP TABLE views;--"
 IMAGE = "![x](http://evil)"
 LINK = "[click](javascript:alert(1)) <a href='http://evil'>x</a> <img src=x onerror=alert(1)>"
@@ -212,6 +213,8 @@ def test_a_view_saved_from_the_sidebar_is_listed_and_reopens(review_env):
     at.query_params.update({"user": "5", "k": "6"})
     at.run()
     no_exceptions(at)
+    at.session_state[SAVE_OPEN] = True  # the visitor opens "Save this view"
+    at.run()
     at.sidebar.text_input(key="review_title").input(f"Five {IMAGE}")
     at.sidebar.text_area(key="review_note").input(SQL)
     at.sidebar.button(key="review_save").click().run()

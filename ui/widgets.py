@@ -59,6 +59,23 @@ def source_badges(hits: list[SourceHit]) -> str:
     return " ".join(parts)
 
 
+#: session-key prefix of an item's "why this rank" expander (its item id follows)
+RANK_WHY = "rank_why_"
+
+
+def lazy_expander(label: str, key: str, **kwargs):
+    """An expander whose body runs only while it is open (test ``.open`` inside it).
+
+    Why: Streamlit sends a closed expander's whole body to the browser, and a
+    table there is a data grid the browser builds anyway. The Recommendations
+    page had a dozen such grids (ten items' score breakdowns, the history, the
+    policy's removals) that nobody had opened, and building them was most of a
+    first visit's time in the browser when several visitors arrive at once.
+    Opening one reruns the script (about 70 ms) and draws it.
+    """
+    return st.expander(label, key=key, on_change="rerun", **kwargs)
+
+
 def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meaning: str,
                        intercept: float | None = None,
                        extra: Callable[[], None] | None = None) -> None:
@@ -87,8 +104,10 @@ def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meani
             why += f" :red-badge[:material/arrow_downward: demoted by {_md(item.demoted_by)}]"
         left.markdown(why or ":gray[no source recorded]")
         if item.contributions:
-            with st.expander("Why this rank: each ranking feature's part of the score"):
-                st.dataframe(contribution_table(item, intercept), hide_index=True)
+            with lazy_expander("Why this rank: each ranking feature's part of the score",
+                               key=f"{RANK_WHY}{item.item_id}") as why_rank:
+                if why_rank.open:
+                    st.dataframe(contribution_table(item, intercept), hide_index=True)
         if extra is not None:
             extra()
 
