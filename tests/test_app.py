@@ -163,7 +163,8 @@ def test_tables_are_drawn_when_their_section_is_opened():
     no_exceptions(at)
     assert len(at.dataframe) == 0, "closed sections send nothing to the browser"
     first = next(el.value for el in at.markdown if RANKED.match(el.value))
-    score = float(at.metric[0].value)
+    score = next(float(m.group(1)) for el in at.markdown
+                 if (m := re.match(r"score \*\*(-?[\d.]+)\*\*", el.value)))
     item_id = int(re.search(r"item (\d+)\]", first).group(1))
     at.session_state[f"rank_why_{item_id}"] = True
     at.session_state["history_open"] = True

@@ -86,19 +86,22 @@ def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meani
     predicted rating means none was made (a list not based on profiling).
     """
     with st.container(border=True):
-        left, mid, right = st.columns([5, 1, 1])
+        # two plain columns, not three with two st.metric cards: the list is the first
+        # thing every visitor's browser builds, and ten items' cards and their columns
+        # were 30 of the page's 153 elements
+        left, right = st.columns([5, 2])
         genres = item.genres.replace("|", ", ") or "no genre"
         left.markdown(f"**{item.rank}. {_md(item.title)}**  \n"
                       f":gray[{_md(genres)} · item {item.item_id}]")
-        mid.metric("score", f"{item.score:.3f}", help=f"{score_meaning}: what placed this "
-                                                      "item at this rank")
         if math.isnan(item.predicted_rating):
-            right.metric("predicted rating", "none",
-                         help="not predicted: this list reads nothing about you")
+            rating, rating_help = "none", "not predicted: this list reads nothing about you"
         else:
-            right.metric("predicted rating", f"{item.predicted_rating:.2f}",
-                         help=f"on the {scale[0]:g}-{scale[1]:g} scale, the rating head's "
-                              "user and item bias terms included")
+            rating = f"{item.predicted_rating:.2f}"
+            rating_help = (f"on the {scale[0]:g}-{scale[1]:g} scale, the rating head's user "
+                           "and item bias terms included")
+        right.markdown(f"score **{item.score:.3f}**  \n:gray[predicted rating] **{rating}**",
+                       help=f"Score: {score_meaning}: what placed this item at this rank. "
+                            f"Predicted rating: {rating_help}.")
         why = source_badges(item.sources)
         if item.demoted_by:
             why += f" :red-badge[:material/arrow_downward: demoted by {_md(item.demoted_by)}]"
