@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .features import FeatureConfig
+from .rating_head import RatingHeadConfig
+
+#: how the rating head's second stage is fitted (see recengine.rating_head)
+RATING_HEADS = ("shrunk", "learned")
 
 
 @dataclass
@@ -81,6 +85,11 @@ class TrainConfig:
     #: after the towers stop improving, fit only the rating head this many more
     #: epochs (multitask with rating_stop_gradient: the head has its own optimum)
     rating_head_epochs: int = 20
+    #: "shrunk": closed-form user and item biases around v_u·v_m, shrinkage chosen on
+    #: the validation split (recengine.rating_head); "learned": the Adam head stage
+    #: (``rating_head_epochs``). Multitask and rating objectives only.
+    rating_head: str = "shrunk"
+    rating_head_search: RatingHeadConfig = field(default_factory=RatingHeadConfig)
     #: also learn the pipeline's ranking stage (recengine.reranker): trains a second,
     #: inner model on the earlier part of train, so it roughly doubles training time
     ranking_stage: bool = True
@@ -90,3 +99,8 @@ class TrainConfig:
             self.model = ModelConfig(**self.model)
         if isinstance(self.features, dict):
             self.features = FeatureConfig(**self.features)
+        if isinstance(self.rating_head_search, dict):
+            self.rating_head_search = RatingHeadConfig(**self.rating_head_search)
+        if self.rating_head not in RATING_HEADS:
+            raise ValueError(f"unknown rating_head {self.rating_head!r}; use "
+                             f"{' or '.join(RATING_HEADS)}")

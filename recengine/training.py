@@ -27,6 +27,13 @@ from .bundle import ModelBundle
 from .config import TrainConfig
 from .features import fit_feature_spec, history_matrix, item_rows
 from .model import build_two_tower
+from .rating_head import (
+    ITEM_MEAN_COLUMN,
+    BiasedHead,
+    choose_shrinkage,
+    fit_biased_head,
+    item_content,
+)
 from .schema import Dataset
 from .split import validation_split
 
@@ -184,11 +191,58 @@ def train_towers(data: Dataset, train: pd.DataFrame, config: TrainConfig | None 
     hist = model.fit(batches, validation_data=val, epochs=cfg.epochs, callbacks=callbacks,
                      verbose=verbose)
     history = {k: [float(x) for x in v] for k, v in hist.history.items()}
-    if (cfg.model.objective == "multitask" and cfg.model.rating_stop_gradient
+    head = None
+    if cfg.rating_head == "shrunk" and cfg.model.objective in ("multitask", "rating"):
+        head, search = _fit_shrunk_head(model, arrays, batches, val, data.n_users, cfg)
+        history["rating_head_val_rmse"] = [min(search.values())] if search else []
+    elif (cfg.model.objective == "multitask" and cfg.model.rating_stop_gradient
             and cfg.rating_head_epochs and val is not None):
         history["rating_head_val_loss"] = _fit_rating_head(model, batches, val, cfg)
     seconds = time.perf_counter() - start
-    return ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds)
+    bundle = ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds,
+                                       head=head, train=train)
+    if head is not None:
+        bundle.metadata["rating_head"]["validation_rmse_scaled"] = search
+    return bundle
+
+
+def _row_dots(model, arrays: TrainingArrays, rows: InteractionBatches) -> np.ndarray:
+    """``v_u · v_m`` of each row, the user's bag cut at the row as training cut it."""
+    from .bundle import _predict
+
+    item_v = _predict(model.get_layer("item_tower"), [arrays.item_x, arrays.rows])
+    user_v = _predict(model.get_layer("user_tower"),
+                      [arrays.user_x[rows.u], arrays.history[rows.u],
+                       rows.cutoff.astype(np.int32)])
+    return np.sum(user_v.astype(np.float64) * item_v[rows.i], axis=1)
+
+
+def _fit_shrunk_head(model, arrays: TrainingArrays, batches: InteractionBatches,
+                     val: InteractionBatches | None, n_users: int, cfg: TrainConfig
+                     ) -> tuple[BiasedHead, dict[str, float]]:
+    """Second stage, closed form: shrinkage chosen on the validation rows, then refit on all.
+
+    The towers stay as the first stage left them; the head's scale and offset
+    are written into the model's ``rating_dot`` layer, so the saved model and
+    :meth:`ModelBundle.to_rating` read them as before.
+    """
+    search_cfg = cfg.rating_head_search
+    content = item_content(arrays.item_x, (ITEM_MEAN_COLUMN,))
+    parts = [batches] + ([val] if val is not None else [])
+    rows = [{"dots": _row_dots(model, arrays, b), "u": b.u, "i": b.i,
+             "y": b.targets(b.rating).astype(np.float64)} for b in parts]
+    search: dict[str, float] = {}
+    if val is not None and len(val.u):
+        lu, li, search = choose_shrinkage(rows[0], rows[1], content, n_users, search_cfg)
+    else:  # no validation rows (tiny data): the middle of each grid
+        lu = search_cfg.user_shrinks[len(search_cfg.user_shrinks) // 2]
+        li = search_cfg.item_shrinks[len(search_cfg.item_shrinks) // 2]
+    every = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+    head = fit_biased_head(every["dots"], every["u"], every["i"], every["y"], content,
+                           n_users, lu, li, search_cfg.content_ridge, search_cfg.iterations)
+    model.get_layer("rating_dot").set_weights([np.float32(head.scale),
+                                               np.float32(head.offset)])
+    return head, search
 
 
 def _fit_rating_head(model, batches, val, cfg: TrainConfig) -> list[float]:
