@@ -41,6 +41,10 @@ class ModelConfig:
     logq_weight: float = 1.0  # 1 = full popularity correction, 0 = none
     rating_weight: float = 1.0
     item_id_dropout: float = 0.1
+    #: share of training rows whose item is shown as a cold item would be: no ID row,
+    #: train mean rating at the prior, rating count 0 (DropoutNet-style), so the
+    #: content path learns to rank items in exactly the state a cold item arrives in
+    cold_item_dropout: float = 0.0
     history_dropout: float = 0.1
     #: the bag averages the user's most recent ``history_window`` items: recent
     #: taste predicts the next watch better than a lifetime average
@@ -56,6 +60,8 @@ class ModelConfig:
     rating_stop_gradient: bool = True
 
     def __post_init__(self):
+        if not 0.0 <= self.cold_item_dropout < 1.0:
+            raise ValueError(f"cold_item_dropout must be in [0, 1), got {self.cold_item_dropout}")
         if self.objective not in ("multitask", "rating", "binary", "retrieval"):
             raise ValueError(f"unknown objective {self.objective!r}; "
                              "use multitask, rating, binary or retrieval")

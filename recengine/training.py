@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -51,6 +51,7 @@ class TrainingArrays:
     rows: np.ndarray  # dense item index -> embedding row
     logq: np.ndarray
     columns: pd.Series  # train row label -> its column in ``history`` (-1: too old)
+    item_x_cold: np.ndarray | None = None  # item_x as if no item had a train rating
 
 
 class InteractionBatches(keras.utils.PyDataset):
@@ -72,6 +73,9 @@ class InteractionBatches(keras.utils.PyDataset):
         self.order = np.arange(len(self.u))
         if shuffle:
             self.rng.shuffle(self.order)
+        #: simulated cold items, training batches only (validation sees items as they are)
+        self.cold_rate = cfg.model.cold_item_dropout if shuffle else 0.0
+        self.cold_rng = np.random.default_rng([cfg.seed, 7])
 
     def __len__(self) -> int:
         return math.ceil(len(self.u) / self.bs)
@@ -100,8 +104,13 @@ class InteractionBatches(keras.utils.PyDataset):
         sel = self.order[k * self.bs:(k + 1) * self.bs]
         u, i = self.u[sel], self.i[sel]
         rows = self.a.rows[i]
+        item_x = self.a.item_x[i]
+        if self.cold_rate > 0 and self.a.item_x_cold is not None:
+            cold = self.cold_rng.uniform(size=len(sel)) < self.cold_rate
+            item_x[cold] = self.a.item_x_cold[i[cold]]
+            rows = np.where(cold, 0, rows).astype(rows.dtype)
         x = {"user_features": self.a.user_x[u], "history": self.a.history[u],
-             "cutoff": self.cutoff[sel].astype(np.int32), "item_features": self.a.item_x[i],
+             "cutoff": self.cutoff[sel].astype(np.int32), "item_features": item_x,
              "item_row": rows, "logq": self.a.logq[i]}
         y = {}
         if self.cfg.model.objective in ("multitask", "retrieval"):
@@ -141,8 +150,17 @@ def prepare_arrays(data: Dataset, train: pd.DataFrame, cfg: TrainConfig):
     arrays = TrainingArrays(
         user_x=spec.user_matrix(data.users, train, data.genre_matrix), history=history,
         item_x=spec.item_matrix(data.items, data.genre_matrix), rows=rows, logq=logq,
-        columns=pd.Series(columns, index=train.index))
+        columns=pd.Series(columns, index=train.index),
+        item_x_cold=(cold_item_matrix(spec, data) if cfg.model.cold_item_dropout > 0
+                     else None))
     return spec, arrays
+
+
+def cold_item_matrix(spec, data: Dataset) -> np.ndarray:
+    """Every item's features as a cold item gets them: no train statistics at all."""
+    empty = replace(spec, stat_item_ids=np.zeros(0, np.int64),
+                    stat_mean=np.zeros(0, np.float32), stat_count=np.zeros(0, np.float32))
+    return empty.item_matrix(data.items, data.genre_matrix)
 
 
 def train_towers(data: Dataset, train: pd.DataFrame, config: TrainConfig | None = None,

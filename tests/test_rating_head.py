@@ -3,6 +3,8 @@ and one user-bias rule for known users, refreshed histories and visitors."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,3 +165,22 @@ def test_the_served_rating_uses_the_head_written_into_the_model(small_trained):
 def test_bad_shrinkage_grid_is_refused_in_one_line():
     with pytest.raises(ValueError, match="user_shrinks must be non-empty and >= 0"):
         RatingHeadConfig(user_shrinks=(-1.0,))
+
+
+def test_a_bundle_with_the_keras_bias_head_still_loads_and_predicts_as_saved(tmp_path):
+    """Bundles written before the closed-form head have no metadata['rating_head']."""
+    from recengine.bundle import load_bundle, save_bundle
+    from recengine.training import train_towers
+    from tests.factories import SMALL_TRAINING
+
+    data = tiny_dataset()
+    train = temporal_split(data.interactions).train
+    cfg = replace(SMALL_TRAINING, epochs=1, rating_head="learned", rating_head_epochs=1)
+    bundle = train_towers(data, train.reset_index(drop=True), cfg)
+    assert "rating_head" not in bundle.metadata
+    loaded = load_bundle(save_bundle(bundle, tmp_path / "old"))
+    u, i = np.array([0, 1]), np.array([2, 3])
+    np.testing.assert_allclose(loaded.predict(u, i), bundle.predict(u, i), atol=1e-6)
+    mine = train[train["u"] == 0]
+    _, bias = loaded.history_user(data.users.iloc[[0]], mine)
+    assert bias == pytest.approx(float(loaded.user_bias[0]), abs=1e-5)  # the Keras layer's
