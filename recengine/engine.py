@@ -18,7 +18,7 @@ import pandas as pd
 
 from .business import attach_business
 from .candidates import Candidates
-from .new_user_prior import NewUserPriorConfig, blend_visitor
+from .new_user_prior import NewUserPriorConfig, VisitorBlend, blend_visitor
 from .policy import ContentPolicy
 from .ranking import SERVED, Objective, rank_candidates, rank_order
 from .reranker import FEATURE_WORDS, FEATURES, Reranker, candidate_features
@@ -187,11 +187,22 @@ class Engine:
                                  notes)
         return self._with_popularity_prior(cands, len(rated))
 
+    def with_visitor_prior(self, cands: Candidates, personal: np.ndarray) -> np.ndarray:
+        """Served scores from personal ones: a visitor's prior re-applied, others unchanged.
+
+        For callers that re-score some candidates (the viewer controls), so a
+        visitor's re-scored list carries the same popularity prior as the first.
+        """
+        personal = np.asarray(personal, np.float64)
+        if cands.blend is None:
+            return personal
+        return cands.blend.apply(personal, self.log_popularity[cands.items])
+
     def _with_popularity_prior(self, cands: Candidates, n_ratings: int) -> Candidates:
         """A visitor's served score: the popularity prior giving way to the personal score."""
-        blend = blend_visitor(cands.served, self.log_popularity[cands.items], n_ratings,
-                              self.config.new_user_prior)
-        cands.served = blend.scores
+        pop = self.log_popularity[cands.items]
+        blend = blend_visitor(cands.served, pop, n_ratings, self.config.new_user_prior)
+        cands.served = blend.apply(cands.served, pop)
         cands.blend = blend
         cands.notes.append(blend.note())
         return cands
@@ -284,7 +295,8 @@ class Engine:
                  else None)
         intercept = self.reranker.bias if parts is not None else None
         if parts is not None and cands.blend is not None:  # a visitor's prior, split exactly
-            parts, intercept = _blend_parts(parts, intercept, cands.blend, order)
+            parts, intercept = _blend_parts(parts, intercept, cands.blend,
+                                            self.log_popularity[cands.items[order]])
         cat = self.index.catalogue
         out = []
         for r, pos in enumerate(order.tolist(), start=1):
@@ -394,8 +406,8 @@ class Engine:
         return items, demoted_mask, hits, (actions, demoted)
 
 
-def _blend_parts(parts: np.ndarray, intercept: float, blend, order: np.ndarray
-                 ) -> tuple[np.ndarray, float]:
+def _blend_parts(parts: np.ndarray, intercept: float, blend: VisitorBlend,
+                 log_popularity: np.ndarray) -> tuple[np.ndarray, float]:
     """The ranking stage's parts scaled by ``w``; the prior's varying part is popularity's.
 
     ``score = (1-w)·prior + w·(intercept + sum(parts))``; the prior's constant
@@ -405,5 +417,5 @@ def _blend_parts(parts: np.ndarray, intercept: float, blend, order: np.ndarray
     w = blend.weight
     out = np.asarray(parts, np.float64) * w
     column = FEATURES.index(POPULARITY_FEATURE)
-    out[:, column] += (1 - w) * (blend.prior[order] - blend.prior_mean)
-    return out, w * float(intercept) + (1 - w) * blend.prior_mean
+    out[:, column] += (1 - w) * (blend.prior(log_popularity) - blend.centre)
+    return out, w * float(intercept) + (1 - w) * blend.centre

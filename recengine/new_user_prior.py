@@ -9,7 +9,7 @@ from the popularity list towards the personal one as ratings arrive::
 
 with ``n`` the visitor's ratings. ``prior`` is the candidates' log popularity
 put on the personal score's scale over the same request (same mean and
-spread), so the two halves weigh what ``w`` says and with 0 ratings the list
+standard deviation), so the two halves weigh what ``w`` says and with 0 ratings the list
 is the popularity order of the candidates. ``shrink`` (the number of ratings
 at which both weigh half) is chosen on a validation split of train
 (``bench/new_user_prior_validation.py``).
@@ -34,23 +34,34 @@ class NewUserPriorConfig:
                              f"got {self.shrink}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class VisitorBlend:
-    """How one visitor's served scores were blended (what the explanation reports)."""
+    """One visitor's blend, as request constants (what the explanation reports).
+
+    Constants, not arrays, so a subset of the candidates (a viewer control
+    leaving some out) is blended and explained by the same numbers.
+    """
 
     n_ratings: int
     weight: float  # w: the personal score's share; 1 - w is the popularity prior's
-    prior: np.ndarray  # the prior on the personal scale, parallel to the candidates
-    personal: np.ndarray  # the personal score before blending
-    prior_mean: float  # the prior's constant part (mean of the personal scores)
+    centre: float  # the personal scores' mean over the request: the prior's constant
+    spread: float  # their standard deviation (1 when they do not vary)
+    pop_mean: float  # the candidates' mean log popularity
+    pop_sd: float  # and its standard deviation (1 when it does not vary)
 
     @property
     def prior_share(self) -> float:
         return 1.0 - self.weight
 
-    @property
-    def scores(self) -> np.ndarray:
-        return self.prior_share * self.prior + self.weight * self.personal
+    def prior(self, log_popularity: np.ndarray) -> np.ndarray:
+        """Log popularity on the personal scale: the request's mean and spread."""
+        z = (np.asarray(log_popularity, np.float64) - self.pop_mean) / self.pop_sd
+        return self.centre + self.spread * z
+
+    def apply(self, personal: np.ndarray, log_popularity: np.ndarray) -> np.ndarray:
+        """``(1 - w) * prior + w * personal`` for candidates (parallel arrays)."""
+        return (self.prior_share * self.prior(log_popularity)
+                + self.weight * np.asarray(personal, np.float64))
 
     def note(self) -> str:
         """One line for the result: what share of each score is the popularity prior."""
@@ -67,27 +78,20 @@ def personal_weight(n_ratings: int, cfg: NewUserPriorConfig) -> float:
     return n / (n + cfg.shrink)
 
 
-def popularity_on_scale(log_popularity: np.ndarray, personal: np.ndarray) -> np.ndarray:
-    """Log popularity standardised, then given the personal scores' mean and spread."""
-    pop = np.asarray(log_popularity, np.float64)
-    personal = np.asarray(personal, np.float64)
-    if not len(pop):
-        return pop
-    spread = float(personal.std()) if len(personal) > 1 else 0.0
-    spread = spread if spread > 0 else 1.0
-    pop_sd = float(pop.std())
-    z = (pop - pop.mean()) / pop_sd if pop_sd > 0 else np.zeros_like(pop)
-    return float(personal.mean()) + spread * z
+def _mean_sd(x: np.ndarray) -> tuple[float, float]:
+    if not len(x):
+        return 0.0, 1.0
+    sd = float(x.std())
+    return float(x.mean()), sd if sd > 0 else 1.0
 
 
 def blend_visitor(personal: np.ndarray, log_popularity: np.ndarray, n_ratings: int,
                   cfg: NewUserPriorConfig) -> VisitorBlend:
-    """The blend for one visitor's candidates (arrays parallel to the candidates)."""
-    personal = np.asarray(personal, np.float64)
-    prior = popularity_on_scale(log_popularity, personal)
-    mean = float(personal.mean()) if len(personal) else 0.0
-    return VisitorBlend(int(n_ratings), personal_weight(n_ratings, cfg), prior, personal, mean)
+    """The blend constants for one visitor's candidates (arrays parallel to them)."""
+    centre, spread = _mean_sd(np.asarray(personal, np.float64))
+    pop_mean, pop_sd = _mean_sd(np.asarray(log_popularity, np.float64))
+    return VisitorBlend(int(n_ratings), personal_weight(n_ratings, cfg), centre, spread,
+                        pop_mean, pop_sd)
 
 
-__all__ = ["NewUserPriorConfig", "VisitorBlend", "blend_visitor", "personal_weight",
-           "popularity_on_scale"]
+__all__ = ["NewUserPriorConfig", "VisitorBlend", "blend_visitor", "personal_weight"]

@@ -11,7 +11,6 @@ from recengine.new_user_prior import (
     NewUserPriorConfig,
     blend_visitor,
     personal_weight,
-    popularity_on_scale,
 )
 from recengine.scoring import UserProfile, VectorScorer
 from recengine.serving import protocol_engine
@@ -26,12 +25,14 @@ def test_the_personal_weight_is_n_over_n_plus_shrink():
 
 
 def test_popularity_is_put_on_the_personal_scale_by_hand():
-    personal = np.array([1.0, 3.0])  # mean 2, spread 1
-    prior = popularity_on_scale(np.log1p([0.0, 3.0]), personal)
-    np.testing.assert_allclose(prior, [1.0, 3.0])  # z = -1, +1
-    blend = blend_visitor(personal[::-1], np.log1p([0.0, 3.0]), 1, NewUserPriorConfig(1.0))
+    personal = np.array([3.0, 1.0])  # mean 2, standard deviation 1
+    pop = np.log1p([0.0, 3.0])
+    blend = blend_visitor(personal, pop, 1, NewUserPriorConfig(1.0))
+    np.testing.assert_allclose(blend.prior(pop), [1.0, 3.0])  # z = -1, +1
     # w = 1/2: half of the prior (1, 3) and half of the personal score (3, 1)
-    np.testing.assert_allclose(blend.scores, [2.0, 2.0])
+    np.testing.assert_allclose(blend.apply(personal, pop), [2.0, 2.0])
+    # a subset of the candidates is blended by the same request constants
+    np.testing.assert_allclose(blend.apply(personal[1:], pop[1:]), [2.0])
     assert "50% popularity prior" in blend.note()
 
 
@@ -90,6 +91,10 @@ def test_a_visitors_explanation_still_sums_to_each_score(small_trained):
     for it in result.items:
         assert sum(it.contributions.values()) + result.intercept == pytest.approx(it.score,
                                                                                   abs=1e-9)
+    # re-scoring (the viewer controls) re-applies the same prior to the personal score
+    cands = engine.visitor_candidates(profile)
+    np.testing.assert_allclose(
+        engine.with_visitor_prior(cands, engine.reranker.score(cands.features)), cands.served)
     # a known user's list is untouched by the visitor prior
     known = engine.recommend(int(data.users["user_id"].iloc[0]), 10)
     assert not any("popularity prior" in n for n in known.notes)
