@@ -211,8 +211,8 @@ def train_towers(data: Dataset, train: pd.DataFrame, config: TrainConfig | None 
     history = {k: [float(x) for x in v] for k, v in hist.history.items()}
     head = None
     if cfg.rating_head == "shrunk" and cfg.model.objective in ("multitask", "rating"):
+        # its validation search goes to metadata["rating_head"], not to the per-epoch history
         head, search = _fit_shrunk_head(model, arrays, batches, val, data.n_users, cfg)
-        history["rating_head_val_rmse"] = [min(search.values())] if search else []
     elif (cfg.model.objective == "multitask" and cfg.model.rating_stop_gradient
             and cfg.rating_head_epochs and val is not None):
         history["rating_head_val_loss"] = _fit_rating_head(model, batches, val, cfg)
