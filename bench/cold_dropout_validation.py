@@ -9,7 +9,7 @@ would be: no ID row, no train statistics).
 
     nice -n 5 python bench/cold_dropout_validation.py [--data SPEC] [--seeds 0] [--rates 0 0.2]
 
-Writes bench/results/cold_dropout_validation.json.
+Writes bench/results/cold_dropout_validation_seeds<S...>.json.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def main() -> None:
                       f"Recall@10 {m['recall@10']:.4f} ({m['ratio']:.2f}x random)", flush=True)
     out["load_after"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "cold_dropout_validation.json"
+    path = RESULTS / f"cold_dropout_validation_seeds{'-'.join(map(str, args.seeds))}.json"
     path.write_text(json.dumps(out, indent=1))
     print(f"wrote {path}")
 

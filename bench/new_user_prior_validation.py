@@ -11,7 +11,7 @@ training, on the trainer's validation split) is printed from the bundle.
 
     nice -n 5 python bench/new_user_prior_validation.py [--data SPEC] [--seeds 0 1 2]
 
-Writes bench/results/new_user_prior_validation.json.
+Writes bench/results/new_user_prior_validation_seeds<S...>.json.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def main() -> None:
                   f"{search[best]:.4f}; worst {max(search.values()):.4f})")
     out["load_after"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "new_user_prior_validation.json"
+    path = RESULTS / f"new_user_prior_validation_seeds{'-'.join(map(str, args.seeds))}.json"
     path.write_text(json.dumps(out, indent=1, default=float))
     print(f"wrote {path}")
 
