@@ -22,6 +22,7 @@ import pandas as pd
 from .bundle_io import REQUIRED_FILES, BundleError, read_bundle, write_bundle
 from .config import TrainConfig
 from .features import FeatureSpec, catalogue_positions, history_matrix
+from .rating_head import METADATA_KEY, user_bias_from_ratings
 from .scoring import UserProfile
 from .similarity import SimilarityConfig, build_similar_table
 
@@ -54,7 +55,8 @@ class ModelBundle:
     # ---- construction ---------------------------------------------------------------
     @classmethod
     def from_training(cls, data, cfg, spec, model, arrays, history: dict,
-                      seconds: float) -> ModelBundle:
+                      seconds: float, head=None, train: pd.DataFrame | None = None
+                      ) -> ModelBundle:
         item_vectors = _predict(model.get_layer("item_tower"),
                                 [arrays.item_x, arrays.rows])
         user_vectors = _predict(model.get_layer("user_tower"),
@@ -75,7 +77,11 @@ class ModelBundle:
         bundle = cls(cfg, spec, model, item_vectors, user_vectors,
                      data.items["item_id"].to_numpy(np.int64), data.genre_matrix.copy(),
                      arrays.history, arrays.rows, meta)
-        if _has_layer(model, "user_bias"):
+        if head is not None:  # closed-form head (recengine.rating_head)
+            meta[METADATA_KEY] = head.describe()
+            bundle.item_bias = np.asarray(head.item_bias, np.float32)
+            bundle.user_bias = bundle._shrunk_user_biases(train, len(user_vectors))
+        elif _has_layer(model, "user_bias"):
             bundle.user_bias = _predict(model.get_layer("user_bias"), arrays.user_x)
             bundle.item_bias = _predict(model.get_layer("item_bias"),
                                         [arrays.item_x, arrays.rows])
@@ -110,6 +116,12 @@ class ModelBundle:
 
     def new_user_bias(self, profile: UserProfile) -> float:
         """The rating head's user bias for a visitor (0 without bias terms)."""
+        if self.shrunk_head is not None:
+            if not profile.ratings:
+                return 0.0
+            pos = catalogue_positions(self.item_ids, list(profile.ratings))
+            return self._shrunk_bias(self.new_user_vector(profile), pos,
+                                     np.asarray(list(profile.ratings.values()), np.float64))
         if not _has_layer(self.model, "user_bias"):
             return 0.0
         x = self.spec.profile_matrix(profile, self.item_ids, self.genre_matrix)
@@ -147,6 +159,9 @@ class ModelBundle:
         x = self.spec.user_matrix(user, rows, self.genre_matrix)
         hist = history_matrix(self.spec, rows, 1, self.rows)
         v = _predict(self.user_tower, [x, hist, _full(hist)])[0]
+        if self.shrunk_head is not None:
+            return v, self._shrunk_bias(v, history["i"].to_numpy(np.int64),
+                                        history["rating"].to_numpy(np.float64))
         bias = (float(_predict(self.model.get_layer("user_bias"), x)[0])
                 if _has_layer(self.model, "user_bias") else 0.0)
         return v, bias
@@ -178,6 +193,10 @@ class ModelBundle:
                         if _has_layer(self.model, "user_bias")
                         else np.zeros((n, 1), np.float32))
             bias = np.asarray(bias).reshape(n, -1)[:, 0]
+            if self.shrunk_head is not None:
+                bias = [self._shrunk_bias(v[b], h["i"].to_numpy(np.int64),
+                                          h["rating"].to_numpy(np.float64))
+                        for b, h in enumerate(chunk)]
             out += [(v[b], float(bias[b])) for b in range(n)]
         return out, graph is None
 
@@ -186,8 +205,37 @@ class ModelBundle:
         x = self.spec.user_matrix(users, history_interactions, self.genre_matrix)
         self.history = history_matrix(self.spec, history_interactions, len(users), self.rows)
         self.user_vectors = _predict(self.user_tower, [x, self.history, _full(self.history)])
-        if _has_layer(self.model, "user_bias"):
+        if self.shrunk_head is not None:
+            self.user_bias = self._shrunk_user_biases(history_interactions, len(users))
+        elif _has_layer(self.model, "user_bias"):
             self.user_bias = _predict(self.model.get_layer("user_bias"), x)
+
+    # ---- the closed-form rating head (recengine.rating_head) ------------------------
+    @property
+    def shrunk_head(self) -> dict | None:
+        """The closed-form head's parameters; None for bundles with the Keras bias head."""
+        return self.metadata.get(METADATA_KEY)
+
+    def _shrunk_bias(self, v_u: np.ndarray, items: np.ndarray, ratings: np.ndarray) -> float:
+        """One user's bias from their ratings: :func:`user_bias_from_ratings`, one rule."""
+        head = self.shrunk_head
+        items = np.asarray(items, np.int64)
+        dots = self.item_vectors[items].astype(np.float64) @ np.asarray(v_u, np.float64)
+        return user_bias_from_ratings(head["scale"], head["offset"], head["user_shrink"],
+                                      dots, self.item_bias[items],
+                                      self.spec.scale_rating(ratings))
+
+    def _shrunk_user_biases(self, history: pd.DataFrame, n_users: int) -> np.ndarray:
+        """Every user's bias from ``history`` (u, i, rating), against the current ``v_u``."""
+        head = self.shrunk_head
+        u = history["u"].to_numpy(np.int64)
+        i = history["i"].to_numpy(np.int64)
+        dots = np.sum(self.user_vectors[u].astype(np.float64) * self.item_vectors[i], axis=1)
+        resid = (self.spec.scale_rating(history["rating"].to_numpy(np.float64))
+                 - head["scale"] * dots - head["offset"] - self.item_bias[i])
+        total = np.bincount(u, weights=resid, minlength=n_users)
+        count = np.bincount(u, minlength=n_users)
+        return (total / (count + head["user_shrink"])).astype(np.float32)
 
 
 #: histories per model call in :meth:`ModelBundle.history_users` (``_predict``'s direct-call limit)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .new_user_prior import VisitorBlend
 from .results import PolicyAction, SourceHit
 from .retrieval import Retrieved
 
@@ -42,6 +43,8 @@ class Candidates:
     features: np.ndarray | None  # the ranking stage's inputs (None without a stage)
     retrieved: Retrieved
     notes: list[str] = field(default_factory=list)
+    #: a visitor's popularity-prior blend (recengine.new_user_prior); None for known users
+    blend: VisitorBlend | None = None
 
     def __len__(self) -> int:
         return len(self.items)

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .features import FeatureConfig
+from .rating_head import RatingHeadConfig
+
+#: how the rating head's second stage is fitted (see recengine.rating_head)
+RATING_HEADS = ("shrunk", "learned")
 
 
 @dataclass
@@ -37,6 +41,10 @@ class ModelConfig:
     logq_weight: float = 1.0  # 1 = full popularity correction, 0 = none
     rating_weight: float = 1.0
     item_id_dropout: float = 0.1
+    #: share of training rows whose item is shown as a cold item would be: no ID row,
+    #: train mean rating at the prior, rating count 0 (DropoutNet-style), so the
+    #: content path learns to rank items in exactly the state a cold item arrives in
+    cold_item_dropout: float = 0.0
     history_dropout: float = 0.1
     #: the bag averages the user's most recent ``history_window`` items: recent
     #: taste predicts the next watch better than a lifetime average
@@ -52,6 +60,8 @@ class ModelConfig:
     rating_stop_gradient: bool = True
 
     def __post_init__(self):
+        if not 0.0 <= self.cold_item_dropout < 1.0:
+            raise ValueError(f"cold_item_dropout must be in [0, 1), got {self.cold_item_dropout}")
         if self.objective not in ("multitask", "rating", "binary", "retrieval"):
             raise ValueError(f"unknown objective {self.objective!r}; "
                              "use multitask, rating, binary or retrieval")
@@ -81,6 +91,11 @@ class TrainConfig:
     #: after the towers stop improving, fit only the rating head this many more
     #: epochs (multitask with rating_stop_gradient: the head has its own optimum)
     rating_head_epochs: int = 20
+    #: "shrunk": closed-form user and item biases around v_u·v_m, shrinkage chosen on
+    #: the validation split (recengine.rating_head); "learned": the Adam head stage
+    #: (``rating_head_epochs``). Multitask and rating objectives only.
+    rating_head: str = "shrunk"
+    rating_head_search: RatingHeadConfig = field(default_factory=RatingHeadConfig)
     #: also learn the pipeline's ranking stage (recengine.reranker): trains a second,
     #: inner model on the earlier part of train, so it roughly doubles training time
     ranking_stage: bool = True
@@ -90,3 +105,8 @@ class TrainConfig:
             self.model = ModelConfig(**self.model)
         if isinstance(self.features, dict):
             self.features = FeatureConfig(**self.features)
+        if isinstance(self.rating_head_search, dict):
+            self.rating_head_search = RatingHeadConfig(**self.rating_head_search)
+        if self.rating_head not in RATING_HEADS:
+            raise ValueError(f"unknown rating_head {self.rating_head!r}; use "
+                             f"{' or '.join(RATING_HEADS)}")

@@ -253,11 +253,11 @@ def rescore(engine: Engine, cands: Candidates, hits: list, position: dict[int, i
     :func:`~recengine.reranker.candidate_features`.
     """
     if engine.reranker is None or cands.features is None or not len(cands.items):
-        return cands.features, np.asarray(cands.dots, np.float64)
+        return cands.features, engine.with_visitor_prior(cands, cands.dots)
     f = cands.features
     columns = f[:, [FEATURES.index(c) for c in _ITEM_COLUMNS]]
     features = candidate_features(f[:, FEATURES.index("dot")], hits, position, columns)
-    return features, np.asarray(engine.reranker.score(features), np.float64)
+    return features, engine.with_visitor_prior(cands, engine.reranker.score(features))
 
 
 # ----- not interested --------------------------------------------------------------------------

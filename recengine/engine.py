@@ -18,6 +18,7 @@ import pandas as pd
 
 from .business import attach_business
 from .candidates import Candidates
+from .new_user_prior import NewUserPriorConfig, VisitorBlend, blend_visitor
 from .policy import ContentPolicy
 from .ranking import SERVED, Objective, rank_candidates, rank_order
 from .reranker import FEATURE_WORDS, FEATURES, Reranker, candidate_features
@@ -35,12 +36,16 @@ from .scoring import Scorer, UserProfile, predict_ratings
 from .similarity import SimilarityConfig, SimilarTable, build_similar_table, exact_neighbours
 
 NO_HISTORY_NOTE = "no history: genre and region sources only"
+#: the ranking-stage feature a visitor's popularity prior is reported under
+POPULARITY_FEATURE = "log_popularity"
 
 
 @dataclass
 class EngineConfig:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     similarity: SimilarityConfig = field(default_factory=SimilarityConfig)
+    #: visitors: how fast the served score moves from popularity to the personal score
+    new_user_prior: NewUserPriorConfig = field(default_factory=NewUserPriorConfig)
 
 
 @dataclass
@@ -178,8 +183,29 @@ class Engine:
                                None if region is None or pd.isna(region) else str(region),
                                rated)
         v_u = np.asarray(self.scorer.new_user_vector(profile), dtype=np.float32)
-        return self._candidates(None, ctx, v_u, self.scorer.new_user_bias(profile), policy,
-                                notes)
+        cands = self._candidates(None, ctx, v_u, self.scorer.new_user_bias(profile), policy,
+                                 notes)
+        return self._with_popularity_prior(cands, len(rated))
+
+    def with_visitor_prior(self, cands: Candidates, personal: np.ndarray) -> np.ndarray:
+        """Served scores from personal ones: a visitor's prior re-applied, others unchanged.
+
+        For callers that re-score some candidates (the viewer controls), so a
+        visitor's re-scored list carries the same popularity prior as the first.
+        """
+        personal = np.asarray(personal, np.float64)
+        if cands.blend is None:
+            return personal
+        return cands.blend.apply(personal, self.log_popularity[cands.items])
+
+    def _with_popularity_prior(self, cands: Candidates, n_ratings: int) -> Candidates:
+        """A visitor's served score: the popularity prior giving way to the personal score."""
+        pop = self.log_popularity[cands.items]
+        blend = blend_visitor(cands.served, pop, n_ratings, self.config.new_user_prior)
+        cands.served = blend.apply(cands.served, pop)
+        cands.blend = blend
+        cands.notes.append(blend.note())
+        return cands
 
     # ----- requests -------------------------------------------------------------------
     def recommend(self, user_id: int, k: int = 10, policy: ContentPolicy | None = None,
@@ -267,6 +293,10 @@ class Engine:
         parts = (self.reranker.contributions(cands.features[order])
                  if objective.is_served and self.reranker is not None and len(order)
                  else None)
+        intercept = self.reranker.bias if parts is not None else None
+        if parts is not None and cands.blend is not None:  # a visitor's prior, split exactly
+            parts, intercept = _blend_parts(parts, intercept, cands.blend,
+                                            self.log_popularity[cands.items[order]])
         cat = self.index.catalogue
         out = []
         for r, pos in enumerate(order.tolist(), start=1):
@@ -297,7 +327,7 @@ class Engine:
             stage_counts=counts, skipped_sources=dict(cands.retrieved.skipped), notes=notes,
             objective=objective.name, ordering_rule=objective.rule,
             score_meaning=objective.score_meaning,
-            intercept=(self.reranker.bias if parts is not None else None),
+            intercept=intercept,
             displaced=displaced)
 
     # ----- internals ------------------------------------------------------------------
@@ -374,3 +404,18 @@ class Engine:
         hits = [h for h, ok in zip(hits, keep.tolist(), strict=True) if ok]
         demoted_mask = np.fromiter((j in demoted for j in items.tolist()), bool, len(items))
         return items, demoted_mask, hits, (actions, demoted)
+
+
+def _blend_parts(parts: np.ndarray, intercept: float, blend: VisitorBlend,
+                 log_popularity: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ranking stage's parts scaled by ``w``; the prior's varying part is popularity's.
+
+    ``score = (1-w)·prior + w·(intercept + sum(parts))``; the prior's constant
+    goes to the intercept, its popularity-driven rest to the popularity feature,
+    so the parts still sum exactly to each served score.
+    """
+    w = blend.weight
+    out = np.asarray(parts, np.float64) * w
+    column = FEATURES.index(POPULARITY_FEATURE)
+    out[:, column] += (1 - w) * (blend.prior(log_popularity) - blend.centre)
+    return out, w * float(intercept) + (1 - w) * blend.centre

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -27,6 +27,13 @@ from .bundle import ModelBundle
 from .config import TrainConfig
 from .features import fit_feature_spec, history_matrix, item_rows
 from .model import build_two_tower
+from .rating_head import (
+    ITEM_MEAN_COLUMN,
+    BiasedHead,
+    choose_shrinkage,
+    fit_biased_head,
+    item_content,
+)
 from .schema import Dataset
 from .split import validation_split
 
@@ -44,6 +51,7 @@ class TrainingArrays:
     rows: np.ndarray  # dense item index -> embedding row
     logq: np.ndarray
     columns: pd.Series  # train row label -> its column in ``history`` (-1: too old)
+    item_x_cold: np.ndarray | None = None  # item_x as if no item had a train rating
 
 
 class InteractionBatches(keras.utils.PyDataset):
@@ -65,6 +73,9 @@ class InteractionBatches(keras.utils.PyDataset):
         self.order = np.arange(len(self.u))
         if shuffle:
             self.rng.shuffle(self.order)
+        #: simulated cold items, training batches only (validation sees items as they are)
+        self.cold_rate = cfg.model.cold_item_dropout if shuffle else 0.0
+        self.cold_rng = np.random.default_rng([cfg.seed, 7])
 
     def __len__(self) -> int:
         return math.ceil(len(self.u) / self.bs)
@@ -93,8 +104,13 @@ class InteractionBatches(keras.utils.PyDataset):
         sel = self.order[k * self.bs:(k + 1) * self.bs]
         u, i = self.u[sel], self.i[sel]
         rows = self.a.rows[i]
+        item_x = self.a.item_x[i]
+        if self.cold_rate > 0 and self.a.item_x_cold is not None:
+            cold = self.cold_rng.uniform(size=len(sel)) < self.cold_rate
+            item_x[cold] = self.a.item_x_cold[i[cold]]
+            rows = np.where(cold, 0, rows).astype(rows.dtype)
         x = {"user_features": self.a.user_x[u], "history": self.a.history[u],
-             "cutoff": self.cutoff[sel].astype(np.int32), "item_features": self.a.item_x[i],
+             "cutoff": self.cutoff[sel].astype(np.int32), "item_features": item_x,
              "item_row": rows, "logq": self.a.logq[i]}
         y = {}
         if self.cfg.model.objective in ("multitask", "retrieval"):
@@ -134,8 +150,17 @@ def prepare_arrays(data: Dataset, train: pd.DataFrame, cfg: TrainConfig):
     arrays = TrainingArrays(
         user_x=spec.user_matrix(data.users, train, data.genre_matrix), history=history,
         item_x=spec.item_matrix(data.items, data.genre_matrix), rows=rows, logq=logq,
-        columns=pd.Series(columns, index=train.index))
+        columns=pd.Series(columns, index=train.index),
+        item_x_cold=(cold_item_matrix(spec, data) if cfg.model.cold_item_dropout > 0
+                     else None))
     return spec, arrays
+
+
+def cold_item_matrix(spec, data: Dataset) -> np.ndarray:
+    """Every item's features as a cold item gets them: no train statistics at all."""
+    empty = replace(spec, stat_item_ids=np.zeros(0, np.int64),
+                    stat_mean=np.zeros(0, np.float32), stat_count=np.zeros(0, np.float32))
+    return empty.item_matrix(data.items, data.genre_matrix)
 
 
 def train_towers(data: Dataset, train: pd.DataFrame, config: TrainConfig | None = None,
@@ -184,11 +209,58 @@ def train_towers(data: Dataset, train: pd.DataFrame, config: TrainConfig | None 
     hist = model.fit(batches, validation_data=val, epochs=cfg.epochs, callbacks=callbacks,
                      verbose=verbose)
     history = {k: [float(x) for x in v] for k, v in hist.history.items()}
-    if (cfg.model.objective == "multitask" and cfg.model.rating_stop_gradient
+    head = None
+    if cfg.rating_head == "shrunk" and cfg.model.objective in ("multitask", "rating"):
+        # its validation search goes to metadata["rating_head"], not to the per-epoch history
+        head, search = _fit_shrunk_head(model, arrays, batches, val, data.n_users, cfg)
+    elif (cfg.model.objective == "multitask" and cfg.model.rating_stop_gradient
             and cfg.rating_head_epochs and val is not None):
         history["rating_head_val_loss"] = _fit_rating_head(model, batches, val, cfg)
     seconds = time.perf_counter() - start
-    return ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds)
+    bundle = ModelBundle.from_training(data, cfg, spec, model, arrays, history, seconds,
+                                       head=head, train=train)
+    if head is not None:
+        bundle.metadata["rating_head"]["validation_rmse_scaled"] = search
+    return bundle
+
+
+def _row_dots(model, arrays: TrainingArrays, rows: InteractionBatches) -> np.ndarray:
+    """``v_u · v_m`` of each row, the user's bag cut at the row as training cut it."""
+    from .bundle import _predict
+
+    item_v = _predict(model.get_layer("item_tower"), [arrays.item_x, arrays.rows])
+    user_v = _predict(model.get_layer("user_tower"),
+                      [arrays.user_x[rows.u], arrays.history[rows.u],
+                       rows.cutoff.astype(np.int32)])
+    return np.sum(user_v.astype(np.float64) * item_v[rows.i], axis=1)
+
+
+def _fit_shrunk_head(model, arrays: TrainingArrays, batches: InteractionBatches,
+                     val: InteractionBatches | None, n_users: int, cfg: TrainConfig
+                     ) -> tuple[BiasedHead, dict[str, float]]:
+    """Second stage, closed form: shrinkage chosen on the validation rows, then refit on all.
+
+    The towers stay as the first stage left them; the head's scale and offset
+    are written into the model's ``rating_dot`` layer, so the saved model and
+    :meth:`ModelBundle.to_rating` read them as before.
+    """
+    search_cfg = cfg.rating_head_search
+    content = item_content(arrays.item_x, (ITEM_MEAN_COLUMN,))
+    parts = [batches] + ([val] if val is not None else [])
+    rows = [{"dots": _row_dots(model, arrays, b), "u": b.u, "i": b.i,
+             "y": b.targets(b.rating).astype(np.float64)} for b in parts]
+    search: dict[str, float] = {}
+    if val is not None and len(val.u):
+        lu, li, search = choose_shrinkage(rows[0], rows[1], content, n_users, search_cfg)
+    else:  # no validation rows (tiny data): the middle of each grid
+        lu = search_cfg.user_shrinks[len(search_cfg.user_shrinks) // 2]
+        li = search_cfg.item_shrinks[len(search_cfg.item_shrinks) // 2]
+    every = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+    head = fit_biased_head(every["dots"], every["u"], every["i"], every["y"], content,
+                           n_users, lu, li, search_cfg.content_ridge, search_cfg.iterations)
+    model.get_layer("rating_dot").set_weights([np.float32(head.scale),
+                                               np.float32(head.offset)])
+    return head, search
 
 
 def _fit_rating_head(model, batches, val, cfg: TrainConfig) -> list[float]:

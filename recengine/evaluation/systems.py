@@ -167,10 +167,27 @@ def cf_system(config: CFConfig | None = None, ranking: str = "binary",
 # ----- cold-start items --------------------------------------------------------------------
 
 
+#: share of training rows shown as a cold item would be, for the cold-start models:
+#: chosen on cold items drawn inside train (bench/cold_dropout_validation.py)
+COLD_ITEM_DROPOUT = 0.3
+
+
+def _with_cold_dropout(model: ModelConfig) -> ModelConfig:
+    """The model with cold-item dropout, unless the config already sets a rate."""
+    if model.cold_item_dropout > 0:
+        return model
+    return replace(model, cold_item_dropout=COLD_ITEM_DROPOUT)
+
+
 def content_config(config: TrainConfig | None = None) -> TrainConfig:
-    """The pure content model: no ID embeddings, no history bag (features only)."""
+    """The pure content model: no ID embeddings, no history bag (features only).
+
+    Trained with cold-item dropout: without it the tower leans on the rating
+    count and mean rating, which a cold item does not have.
+    """
     config = config or TrainConfig()
-    return replace(config, model=replace(config.model, use_item_ids=False, use_history=False))
+    return replace(config, model=_with_cold_dropout(
+        replace(config.model, use_item_ids=False, use_history=False)))
 
 
 def hybrid_config(config: TrainConfig | None = None) -> TrainConfig:
@@ -180,7 +197,7 @@ def hybrid_config(config: TrainConfig | None = None) -> TrainConfig:
         replace(config.model, use_item_ids=True, use_history=True)
     if model.item_id_dropout <= 0:
         model = replace(model, item_id_dropout=ModelConfig().item_id_dropout or 0.1)
-    return replace(config, model=model)
+    return replace(config, model=_with_cold_dropout(model))
 
 
 def ranking_only(config: TrainConfig) -> TrainConfig:
