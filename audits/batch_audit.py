@@ -42,6 +42,7 @@ class BatchAudit:
     users: np.ndarray
     where: str
     peak_rss_bytes: dict[int, int]
+    cpu_seconds: float  # the workers' CPU time on the blocks (not the summary's)
 
 
 def every_user(subject: Subject, config: ReportConfig) -> ReportConfig:
@@ -94,12 +95,13 @@ def batch_audit(subject: Subject, config: ReportConfig | None = None,
     run = map_blocks(audit_block, light_subject(subject), blocks, batch, (config,))
     users = np.arange(n, dtype=np.int64)
     bias, objectives = gather(subject, run.results, users, config)
-    return BatchAudit(bias, objectives, users, run.where, run.peak_rss_bytes)
+    return BatchAudit(bias, objectives, users, run.where, run.peak_rss_bytes, run.cpu_seconds)
 
 
 def to_dict(audit: BatchAudit) -> dict:
     """The figures as plain data (the JSON the verb writes)."""
     return {"users": int(len(audit.users)), "where": audit.where,
+            "cpu_seconds": audit.cpu_seconds,
             "peak_rss_bytes": {str(k): v for k, v in audit.peak_rss_bytes.items()},
             "bias": {"summary": audit.bias.summary, "groups": audit.bias.groups,
                      "gaps": audit.bias.gaps, "notes": audit.bias.notes},

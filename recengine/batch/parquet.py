@@ -62,5 +62,6 @@ def write_blocks(out: str | Path, name: str, run, manifest: dict) -> Path:
         writer.abandon()
         raise
     manifest = {**manifest, "where": block_run.where,
+                "cpu_seconds": block_run.cpu_seconds,
                 "peak_rss_bytes": {str(k): v for k, v in block_run.peak_rss_bytes.items()}}
     return writer.finish(manifest)

@@ -25,6 +25,7 @@ import logging
 import os
 import resource
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,8 @@ class BlockRun:
     results: list
     peak_rss_bytes: dict[int, int] = field(default_factory=dict)  # pid -> peak RSS
     where: str = IN_PROCESS
+    #: CPU seconds the block functions used, summed over blocks (all their threads)
+    cpu_seconds: float = 0.0
 
 
 def peak_rss_bytes() -> int:
@@ -75,8 +78,10 @@ def peak_rss_bytes() -> int:
 
 
 def run_block(fn: Callable, shared, block: np.ndarray, args: tuple) -> tuple:
-    """One block, as every path runs it: the result, this process's pid and peak RSS."""
-    return fn(shared, block, *args), os.getpid(), peak_rss_bytes()
+    """One block, as every path runs it: the result, pid, peak RSS and the block's CPU time."""
+    cpu = time.process_time()
+    value = fn(shared, block, *args)
+    return value, os.getpid(), peak_rss_bytes(), time.process_time() - cpu
 
 
 #: on a Ray worker: the shared object last deserialised, by its ObjectRef's id
@@ -142,10 +147,12 @@ def map_blocks(fn: Callable, shared, blocks: Sequence[np.ndarray],
     config = config or BatchConfig()
     results: list = []
     peaks: dict[int, int] = {}
+    cpu = [0.0]
 
     def take(i: int, out: tuple) -> None:
-        value, pid, rss = out
+        value, pid, rss, cpu_s = out
         peaks[pid] = max(peaks.get(pid, 0), rss)
+        cpu[0] += cpu_s
         if on_result is not None:
             on_result(i, value)
             value = None
@@ -154,7 +161,7 @@ def map_blocks(fn: Callable, shared, blocks: Sequence[np.ndarray],
     if config.in_process:
         for i, block in enumerate(blocks):
             take(i, run_block(fn, shared, block, args))
-        return BlockRun(results, peaks, IN_PROCESS)
+        return BlockRun(results, peaks, IN_PROCESS, cpu[0])
     ray = _import_ray()
     started = start_ray(config)
     try:
@@ -168,7 +175,7 @@ def map_blocks(fn: Callable, shared, blocks: Sequence[np.ndarray],
                 raise exc.as_instanceof_cause() from None
             futures[i] = None  # let the store free each result once taken
         where = "ray local" if str(config.ray).lower() == LOCAL else f"ray {config.ray}"
-        return BlockRun(results, peaks, where)
+        return BlockRun(results, peaks, where, cpu[0])
     finally:
         if started:
             ray.shutdown()
