@@ -43,12 +43,23 @@ def add_batch_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def parse_weights(text: str) -> dict[str, float]:
+    """``"r,e,p"`` -> blend weights (here, not imported from ``__main__``: no import circle)."""
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != len(BASE_OBJECTIVES):
+        raise ValueError(f"--weights must be three numbers 'rating,engagement,profit', "
+                         f"got {text!r}")
+    return dict(zip(BASE_OBJECTIVES, values, strict=True))
+
+
 def run_batch(args) -> int:
     from recengine.cli.batch import batch_config
     from recengine.policy import ContentPolicy
     from recengine.subject import Subject
 
-    from .__main__ import parse_weights
     from .batch_audit import batch_audit, to_dict
     from .card_data import ReportConfig
     from .card_format import jsonable
