@@ -230,3 +230,19 @@ def test_the_apps_modules_do_not_import_ray():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT,
                           check=True, env=env)
     assert done.stdout.decode().strip().splitlines()[-1] == "[]"
+
+
+def test_a_local_instance_starts_and_stops_with_no_log_spam(model_dir, small_trained,
+                                                           tmp_path):
+    """Its own process, its own Ray: one 'wrote' line, nothing on stderr, run from elsewhere."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    done = subprocess.run([sys.executable, "-m", "recengine", "batch", "similar", "--model",
+                           str(model_dir), "--out", str(tmp_path), "--workers", "1"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith(f"wrote {tmp_path / 'similar'} (") and \
+        done.stdout.count("\n") == 1
+    table = pd.read_parquet(tmp_path / "similar")
+    assert len(table) == small_trained[1].extras["similar_idx"].size  # the whole table

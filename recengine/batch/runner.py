@@ -122,7 +122,8 @@ def start_ray(config: BatchConfig) -> bool:
         path = os.pathsep.join(p for p in (PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
         env = {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2"}
         store = (int(config.object_store_mb) * 2**20 if config.object_store_mb else None)
-        ray.init(num_cpus=int(config.workers), object_store_memory=store,
+        # address "local": always a new instance, never a cluster `ray start` left running
+        ray.init(address="local", num_cpus=int(config.workers), object_store_memory=store,
                  runtime_env={"env_vars": env}, **quiet)
     else:
         try:
