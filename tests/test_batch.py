@@ -217,6 +217,9 @@ def test_bad_options_give_one_line_and_keep_what_is_there(model_dir, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "already exists" in err and "\n" not in err
     assert (kept / "mine.txt").read_text() == "keep me"
+    assert recengine_main(["batch", "similar", "--model", str(model_dir), "--out",
+                           str(tmp_path / "c"), "--ray", "127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot reach Ray at '127.0.0.1:1': ")
     assert audits_main(["batch", "--model", str(tmp_path / "nope"), "--out",
                         str(tmp_path / "a"), "--ray", "none"]) == 2
     assert "no such model directory" in capsys.readouterr().err

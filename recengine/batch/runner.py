@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -58,6 +59,26 @@ class BatchConfig:
     @property
     def in_process(self) -> bool:
         return str(self.ray).lower() == IN_PROCESS
+
+    def check_reachable(self, timeout_s: float = 3.0) -> None:
+        """Refuse a ``host:port`` cluster address nothing listens on, at once.
+
+        Ray itself retries an unreachable address for minutes, printing a warning
+        every few seconds; one TCP connection says the same in one line. ``auto``,
+        ``local`` and ``none`` are left to Ray (or need no cluster).
+        """
+        address = str(self.ray)
+        if address.lower() in (IN_PROCESS, LOCAL, "auto"):
+            return
+        host, sep, port = address.split("://", 1)[-1].rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"--ray {address!r}: expected 'none', 'local', 'auto' or "
+                             "host:port (or ray://host:port)")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        except OSError as exc:
+            raise ValueError(f"cannot reach Ray at {address!r}: "
+                             f"{exc.strerror or type(exc).__name__}") from None
 
 
 @dataclass
@@ -126,6 +147,7 @@ def start_ray(config: BatchConfig) -> bool:
         ray.init(address="local", num_cpus=int(config.workers), object_store_memory=store,
                  runtime_env={"env_vars": env}, **quiet)
     else:
+        config.check_reachable()
         try:
             ray.init(address=config.ray, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -48,7 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def batch_config(args: argparse.Namespace):
     from ..batch import BatchConfig
 
-    return BatchConfig(ray=args.ray, workers=args.workers, block_size=args.block_size)
+    config = BatchConfig(ray=args.ray, workers=args.workers, block_size=args.block_size)
+    config.check_reachable()  # before loading anything
+    return config
 
 
 def run(args: argparse.Namespace) -> int:
