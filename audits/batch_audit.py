@@ -15,6 +15,7 @@ protocol (its baselines fit on the whole catalogue, not per user).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,6 +44,8 @@ class BatchAudit:
     where: str
     peak_rss_bytes: dict[int, int]
     cpu_seconds: float  # the workers' CPU time on the blocks (not the summary's)
+    blocks_seconds: float = 0.0  # wall time of the blocks, Ray's start-up included if any
+    summary_seconds: float = 0.0  # wall time of the driver's summary (serial)
 
 
 def every_user(subject: Subject, config: ReportConfig) -> ReportConfig:
@@ -92,16 +95,20 @@ def batch_audit(subject: Subject, config: ReportConfig | None = None,
     if n < 1:
         raise ValueError("the data has no users to audit")
     blocks = split_blocks(n, batch.block_size or default_block_size(n, batch.workers))
+    start = time.perf_counter()
     run = map_blocks(audit_block, light_subject(subject), blocks, batch, (config,))
+    mid = time.perf_counter()
     users = np.arange(n, dtype=np.int64)
     bias, objectives = gather(subject, run.results, users, config)
-    return BatchAudit(bias, objectives, users, run.where, run.peak_rss_bytes, run.cpu_seconds)
+    return BatchAudit(bias, objectives, users, run.where, run.peak_rss_bytes, run.cpu_seconds,
+                      mid - start, time.perf_counter() - mid)
 
 
 def to_dict(audit: BatchAudit) -> dict:
     """The figures as plain data (the JSON the verb writes)."""
     return {"users": int(len(audit.users)), "where": audit.where,
-            "cpu_seconds": audit.cpu_seconds,
+            "cpu_seconds": audit.cpu_seconds, "blocks_seconds": audit.blocks_seconds,
+            "summary_seconds": audit.summary_seconds,
             "peak_rss_bytes": {str(k): v for k, v in audit.peak_rss_bytes.items()},
             "bias": {"summary": audit.bias.summary, "groups": audit.bias.groups,
                      "gaps": audit.bias.gaps, "notes": audit.bias.notes},

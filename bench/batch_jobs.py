@@ -15,6 +15,7 @@ timed apart from the job:
   for 100M users in bench/README.md starts from.
 
     nice -n 5 python bench/batch_jobs.py [--users 10000] [--items 2000] [--model DIR]
+                                          [--jobs recommend,audit]
 
 Writes bench/results/batch_jobs.json.
 """
@@ -125,6 +126,8 @@ def main() -> int:
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--model", help="a bundle for this data (trained into a temporary folder "
                                     "when not given)")
+    ap.add_argument("--jobs", default="recommend,audit",
+                    help="which jobs to time (default recommend,audit)")
     ap.add_argument("--json", default=str(RESULTS / "batch_jobs.json"))
     args = ap.parse_args()
     spec = f"synthetic:users={args.users},items={args.items},seed=0"
@@ -153,19 +156,31 @@ def main() -> int:
 
     def audit(config):
         done = batch_audit(subject, ReportConfig(k=args.k, n_boot=args.n_boot), config)
+        print(f"           audit: blocks {done.blocks_seconds:.1f} s, driver's summary "
+              f"{done.summary_seconds:.1f} s", flush=True)
+        splits.append({"workers": config.workers, "blocks_s": round(done.blocks_seconds, 2),
+                       "summary_s": round(done.summary_seconds, 2)})
         return done.peak_rss_bytes, done.cpu_seconds
 
-    rows = [timed_job("recommend", None, recommend), timed_job("recommend", 1, recommend),
-            timed_job("recommend", 2, recommend), timed_job("audit", 1, audit),
-            timed_job("audit", 2, audit)]
+    splits: list[dict] = []
+    rows = []
+    if "recommend" in args.jobs:
+        rows += [timed_job("recommend", None, recommend), timed_job("recommend", 1, recommend),
+                 timed_job("recommend", 2, recommend)]
+    if "audit" in args.jobs:
+        rows += [timed_job("audit", 1, audit), timed_job("audit", 2, audit)]
     wall = {(r["job"], r["where"]): r["wall_s"] for r in rows}
-    ratios = {
-        "recommend_speedup_2_vs_1": wall[("recommend", "ray x1")] / wall[("recommend", "ray x2")],
-        "audit_speedup_2_vs_1": wall[("audit", "ray x1")] / wall[("audit", "ray x2")],
-        "recommend_ray1_vs_in_process": (wall[("recommend", "ray x1")]
-                                         / wall[("recommend", "in-process")]),
-    }
-    per_user_ms = 1000 * wall[("recommend", "in-process")] / data.n_users
+    ratios = {}
+    if "recommend" in args.jobs:
+        ratios["recommend_speedup_2_vs_1"] = (wall[("recommend", "ray x1")]
+                                              / wall[("recommend", "ray x2")])
+        ratios["recommend_ray1_vs_in_process"] = (wall[("recommend", "ray x1")]
+                                                  / wall[("recommend", "in-process")])
+    if "audit" in args.jobs:
+        ratios["audit_speedup_2_vs_1"] = wall[("audit", "ray x1")] / wall[("audit", "ray x2")]
+        ratios["audit_blocks_speedup_2_vs_1"] = splits[0]["blocks_s"] / splits[1]["blocks_s"]
+    per_user_ms = (1000 * wall[("recommend", "in-process")] / data.n_users
+                   if "recommend" in args.jobs else None)
     cpu = {(r["job"], r["where"]): r["block_cpu_s"] for r in rows}
     cpu_ms = {f"{job}_{where.replace(' ', '')}": 1000 * v / data.n_users
               for (job, where), v in cpu.items()}
@@ -173,11 +188,12 @@ def main() -> int:
               "ratings": len(data.interactions), "k": args.k, "n_boot": args.n_boot,
               "train_s": train_s, "engine_build_s": build_s, "runs": rows,
               "ratios": ratios, "recommend_ms_per_user_in_process": per_user_ms,
-              "block_cpu_ms_per_user": cpu_ms,
+              "block_cpu_ms_per_user": cpu_ms, "audit_splits": splits,
               "machine": "2 shared CPU cores; other engineers' jobs running (see uptime)"}
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}x")
-    print(f"recommend cost per user, in-process: {per_user_ms:.2f} ms wall")
+    if per_user_ms is not None:
+        print(f"recommend cost per user, in-process: {per_user_ms:.2f} ms wall")
     for name, value in cpu_ms.items():
         print(f"CPU per user in blocks, {name}: {value:.2f} ms")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
