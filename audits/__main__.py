@@ -1,7 +1,8 @@
 """``python -m audits report --model DIR --out FILE.md [--json FILE.json] [options]``.
 
 Also ``python -m audits simulate ...``: the feedback-loop simulator
-(:mod:`audits.cli_simulate`).
+(:mod:`audits.cli_simulate`), and ``python -m audits batch ...``: the audits
+over every user on Ray or in-process (:mod:`audits.cli_batch`).
 
 Loads the system with :meth:`recengine.subject.Subject.load` (the bundle and
 the data its metadata names, refused if the data changed), the same subject the
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_simulate import add_simulate_parser  # light: no Keras
 
     add_simulate_parser(sub)
+    from .cli_batch import add_batch_parser  # light: no Keras, no Ray
+
+    add_batch_parser(sub)
     return parser
 
 
@@ -90,11 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     from recengine.bundle_io import BundleError
     from recengine.schema import DataError
 
+    from .cli_batch import run_batch
     from .cli_simulate import run_simulate
 
     args = build_parser().parse_args(argv)
+    runs = {"simulate": run_simulate, "batch": run_batch}
     try:
-        return run_simulate(args) if args.verb == "simulate" else run_report(args)
+        return runs.get(args.verb, run_report)(args)
     except (DataError, BundleError, KeyError, ValueError, FileNotFoundError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)

@@ -197,6 +197,19 @@ def audit_bias(subject: Subject, config: BiasAuditConfig | None = None,
     served_lists = subject.served.recommend_topk_batch(users, cfg.k, policy, objective)
     exposure = per_user_exposure(subject, users, served_lists, cfg)
     accuracy = per_user_accuracy(subject, users, cfg.k, objective, policy)
+    return summarise_bias(subject, users, served_lists, exposure, accuracy, cfg)
+
+
+def summarise_bias(subject: Subject, users: np.ndarray, served_lists: list[np.ndarray],
+                   exposure: pd.DataFrame, accuracy: pd.DataFrame,
+                   cfg: BiasAuditConfig) -> BiasAudit:
+    """The audit from its per-user figures (:func:`per_user_exposure`, :func:`per_user_accuracy`).
+
+    Apart from :func:`audit_bias` so the per-user figures can be computed
+    elsewhere (``python -m audits batch`` computes them on workers, for every
+    user) and summarised by this one function.
+    """
+    data = subject.data
     per_user = exposure.merge(accuracy, on="u")
     groups = user_groups(data.users)
     per_user = per_user.join(groups, on="u")

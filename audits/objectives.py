@@ -164,22 +164,43 @@ def audit_objectives(objectives: ObjectiveSet, config: ObjectiveAuditConfig | No
     eng = objectives.engine
     if pool is None:
         pool = candidate_pool(eng, sample_users(eng.data.n_users, cfg.n_users, cfg.seed), policy)
-    popularity = np.bincount(eng.history["i"].to_numpy(), minlength=eng.data.n_items)
-    tail = long_tail_mask(popularity, cfg.head_share)
-    lists, frames, rows, rules = {}, [], {}, {}
+    lists, slots = objective_slots(objectives, pool, cfg)
+    return summarise_objectives(objectives, pool.users, lists, slots, cfg)
+
+
+def objective_slots(objectives: ObjectiveSet, pool: CandidatePool,
+                    config: ObjectiveAuditConfig) -> tuple[dict[str, list[np.ndarray]],
+                                                           dict[str, pd.DataFrame]]:
+    """Each objective's lists and shown slots (:func:`slot_frame`) for the pool's users."""
+    lists, slots = {}, {}
     for name in OBJECTIVES:
-        objective = objectives.objective(name, cfg.weights)
-        rules[name] = objective.rule
-        positions = rank_pool(pool, objective, cfg.k)
+        positions = rank_pool(pool, objectives.objective(name, config.weights), config.k)
         lists[name] = pool_lists(pool, positions)
-        slots = slot_frame(objectives, pool, positions, name)
-        frames.append(slots)
-        rows[name] = list_metrics(slots, lists[name], eng.item_vectors, eng.data.n_items, tail)
+        slots[name] = slot_frame(objectives, pool, positions, name)
+    return lists, slots
+
+
+def summarise_objectives(objectives: ObjectiveSet, users: np.ndarray,
+                         lists: dict[str, list[np.ndarray]], slots: dict[str, pd.DataFrame],
+                         config: ObjectiveAuditConfig) -> ObjectiveAudit:
+    """The audit from every user's lists and slots (:func:`objective_slots`).
+
+    Apart from :func:`audit_objectives` so the lists can be ranked elsewhere
+    (``python -m audits batch`` ranks them on workers, for every user) and
+    summarised by this one function.
+    """
+    eng = objectives.engine
+    popularity = np.bincount(eng.history["i"].to_numpy(), minlength=eng.data.n_items)
+    tail = long_tail_mask(popularity, config.head_share)
+    rows = {name: list_metrics(slots[name], lists[name], eng.item_vectors, eng.data.n_items,
+                               tail) for name in OBJECTIVES}
+    rules = {name: objectives.objective(name, config.weights).rule for name in OBJECTIVES}
     metrics = pd.DataFrame.from_dict(rows, orient="index")
     metrics.index.name = "objective"
     overlap = pairwise_overlap(lists)
     metrics["overlap_with_served"] = overlap[SERVED]
-    return ObjectiveAudit(metrics, overlap, pd.concat(frames, ignore_index=True), lists,
-                          pool.users, simulated_figures(objectives),
+    return ObjectiveAudit(metrics, overlap,
+                          pd.concat([slots[name] for name in OBJECTIVES], ignore_index=True),
+                          lists, np.asarray(users, np.int64), simulated_figures(objectives),
                           dict(objectives.business.provenance), objectives.watch.describe(),
-                          rules, cfg)
+                          rules, config)

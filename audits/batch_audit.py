@@ -1,0 +1,118 @@
+"""The audits over every user, with the per-user work on recengine's batch workers.
+
+Each block of users gets exactly what the in-process audits compute per user:
+the served pipeline's candidates once (:func:`candidate_pool`), every
+objective's lists and shown slots (:func:`objective_slots`), the exposure
+figures of the served lists (:func:`per_user_exposure`) and the protocol's
+accuracy figures (:func:`per_user_accuracy`). The blocks are gathered in user
+order and summarised on the driver by the same functions
+:func:`audit_objectives` and :func:`audit_bias` end with
+(:func:`summarise_objectives`, :func:`summarise_bias`), so on the same users
+every figure equals the in-process audit's. What is not here yet: the content
+filter comparison, the trade-off sweep, the source shares and the offline
+protocol (its baselines fit on the whole catalogue, not per user).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from recengine.batch import BatchConfig, light_subject, map_blocks, split_blocks
+from recengine.batch.blocks import default_block_size
+from recengine.objectives import OBJECTIVES, SERVED
+from recengine.subject import Subject
+
+from .bias import BiasAudit, per_user_accuracy, per_user_exposure, summarise_bias
+from .card_data import ReportConfig
+from .objectives import ObjectiveAudit, candidate_pool, objective_slots, summarise_objectives
+
+#: the exposure frame's catalogue-wide figure (kept in ``DataFrame.attrs``)
+TAIL_SHARE = "catalogue_long_tail_share"
+
+
+@dataclass
+class BatchAudit:
+    """The bias and objectives audits over every user, and where they ran."""
+
+    bias: BiasAudit
+    objectives: ObjectiveAudit
+    users: np.ndarray
+    where: str
+    peak_rss_bytes: dict[int, int]
+    cpu_seconds: float  # the workers' CPU time on the blocks (not the summary's)
+    blocks_seconds: float = 0.0  # wall time of the blocks, Ray's start-up included if any
+    summary_seconds: float = 0.0  # wall time of the driver's summary (serial)
+
+
+def every_user(subject: Subject, config: ReportConfig) -> ReportConfig:
+    """The settings with the sample widened to every user (in order, as the audits sample)."""
+    return replace(config, n_users=max(1, subject.data.n_users))
+
+
+def audit_block(subject: Subject, users: np.ndarray, config: ReportConfig) -> dict:
+    """One block's per-user figures, computed by the in-process audits' own functions."""
+    objset = subject.objectives
+    policy = config.policy_or_none
+    served_order = (None if config.objective == SERVED
+                    else objset.objective(config.objective, config.weights))
+    pool = candidate_pool(subject.served, users, policy)
+    lists, slots = objective_slots(objset, pool, config.objective_config())
+    # the bias audit's served lists are the pool's, ranked by the card's ordering
+    served_lists = lists[config.objective]
+    bias_cfg = config.bias_config()
+    exposure = per_user_exposure(subject, users, served_lists, bias_cfg)
+    accuracy = per_user_accuracy(subject, users, config.k, served_order, policy)
+    return {"lists": lists, "slots": slots, "exposure": exposure, "accuracy": accuracy,
+            TAIL_SHARE: exposure.attrs[TAIL_SHARE]}
+
+
+def gather(subject: Subject, blocks: list[dict], users: np.ndarray,
+           config: ReportConfig) -> tuple[BiasAudit, ObjectiveAudit]:
+    """Blocks in user order -> the two audits, summarised as in-process."""
+    lists = {name: [lst for b in blocks for lst in b["lists"][name]] for name in OBJECTIVES}
+    slots = {name: pd.concat([b["slots"][name] for b in blocks], ignore_index=True)
+             for name in OBJECTIVES}
+    exposure = pd.concat([b["exposure"] for b in blocks], ignore_index=True)
+    exposure.attrs[TAIL_SHARE] = blocks[0][TAIL_SHARE]
+    accuracy = pd.concat([b["accuracy"] for b in blocks], ignore_index=True)
+    bias = summarise_bias(subject, users, lists[config.objective], exposure, accuracy,
+                          config.bias_config())
+    objectives = summarise_objectives(subject.objectives, users, lists, slots,
+                                      config.objective_config())
+    return bias, objectives
+
+
+def batch_audit(subject: Subject, config: ReportConfig | None = None,
+                batch: BatchConfig | None = None) -> BatchAudit:
+    """The bias and objectives audits over every user of ``subject``."""
+    batch = batch or BatchConfig()
+    config = every_user(subject, config or ReportConfig())
+    n = subject.data.n_users
+    if n < 1:
+        raise ValueError("the data has no users to audit")
+    blocks = split_blocks(n, batch.block_size or default_block_size(n, batch.workers))
+    start = time.perf_counter()
+    run = map_blocks(audit_block, light_subject(subject), blocks, batch, (config,))
+    mid = time.perf_counter()
+    users = np.arange(n, dtype=np.int64)
+    bias, objectives = gather(subject, run.results, users, config)
+    return BatchAudit(bias, objectives, users, run.where, run.peak_rss_bytes, run.cpu_seconds,
+                      mid - start, time.perf_counter() - mid)
+
+
+def to_dict(audit: BatchAudit) -> dict:
+    """The figures as plain data (the JSON the verb writes)."""
+    return {"users": int(len(audit.users)), "where": audit.where,
+            "cpu_seconds": audit.cpu_seconds, "blocks_seconds": audit.blocks_seconds,
+            "summary_seconds": audit.summary_seconds,
+            "peak_rss_bytes": {str(k): v for k, v in audit.peak_rss_bytes.items()},
+            "bias": {"summary": audit.bias.summary, "groups": audit.bias.groups,
+                     "gaps": audit.bias.gaps, "notes": audit.bias.notes},
+            "objectives": {"metrics": audit.objectives.metrics.reset_index(),
+                           "overlap": audit.objectives.overlap.reset_index(),
+                           "rules": audit.objectives.rules,
+                           "simulated": audit.objectives.simulated}}

@@ -1,0 +1,90 @@
+"""``python -m audits batch --model DIR --out DIR [--ray ADDRESS] [--workers N]``.
+
+The bias and objectives audits over every user (not a sample), with the
+per-user work on recengine's batch machinery (:mod:`audits.batch_audit`). It
+lives under ``python -m audits`` rather than ``python -m recengine batch``
+because the audits are the audits package's and recengine never imports it.
+Writes ``audit.json`` (every figure) and ``per_user.parquet`` (the bias
+audit's per-user figures) into ``--out``. Heavy modules load inside
+:func:`run_batch`, so ``python -m audits --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from recengine.objectives import BASE_OBJECTIVES, DEFAULT_WEIGHTS, OBJECTIVES
+
+FILES = ("audit.json", "per_user.parquet")
+
+
+def add_batch_parser(sub) -> argparse.ArgumentParser:
+    """Register the ``batch`` verb on the ``python -m audits`` subparsers."""
+    from recengine.cli.batch import add_batch_options
+
+    p = sub.add_parser("batch", help="the bias and objectives audits over every user "
+                                     "(on Ray or in-process)")
+    add_batch_options(p)
+    p.add_argument("--k", type=int, default=10, help="list length (default 10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples (default 500)")
+    p.add_argument("--objective", default="served", choices=OBJECTIVES,
+                   help="the ordering audited (default served: what users get)")
+    default = ",".join(f"{DEFAULT_WEIGHTS[o]:g}" for o in BASE_OBJECTIVES)
+    p.add_argument("--weights", default=default,
+                   help=f"blend weights rating,engagement,profit (default {default})")
+    p.add_argument("--block-label", action="append", default=[],
+                   help="content label the policy removes (repeatable)")
+    p.add_argument("--block-genre", action="append", default=[],
+                   help="genre the policy removes (repeatable)")
+    return p
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``"r,e,p"`` -> blend weights (here, not imported from ``__main__``: no import circle)."""
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != len(BASE_OBJECTIVES):
+        raise ValueError(f"--weights must be three numbers 'rating,engagement,profit', "
+                         f"got {text!r}")
+    return dict(zip(BASE_OBJECTIVES, values, strict=True))
+
+
+def run_batch(args) -> int:
+    from recengine.cli.batch import batch_config
+    from recengine.policy import ContentPolicy
+    from recengine.subject import Subject
+
+    from .batch_audit import batch_audit, to_dict
+    from .card_data import ReportConfig
+    from .card_format import jsonable
+
+    batch = batch_config(args)
+    cfg = ReportConfig(k=args.k, seed=args.seed, n_boot=args.n_boot, objective=args.objective,
+                       weights=parse_weights(args.weights),
+                       policy=ContentPolicy(blocked_labels=tuple(args.block_label),
+                                            blocked_genres=tuple(args.block_genre)),
+                       include_protocol=False)
+    if not Path(args.model).is_dir():
+        raise FileNotFoundError(f"{args.model}: no such model directory")
+    out = Path(args.out)
+    taken = [str(out / f) for f in FILES if (out / f).exists()]
+    if taken:
+        raise ValueError(f"{taken[0]} already exists: choose another --out or remove it")
+    subject = Subject.load(args.model)
+    start = time.perf_counter()
+    audit = batch_audit(subject, cfg, batch)
+    seconds = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    audit.bias.per_user.to_parquet(out / "per_user.parquet", index=False)
+    doc = {**to_dict(audit), "seconds": seconds, "model": str(args.model)}
+    (out / "audit.json").write_text(json.dumps(jsonable(doc), indent=2, allow_nan=False),
+                                    encoding="utf-8")
+    print(f"wrote {out / 'audit.json'}, {out / 'per_user.parquet'} ({len(audit.users)} users, "
+          f"{seconds:.1f} s, {audit.where})")
+    return 0

@@ -1,0 +1,251 @@
+"""Batch jobs on Ray give exactly what the in-process engine and audits give.
+
+One local Ray instance of 2 workers is shared by the module (start-up costs
+10-20 s) and shut down after it; the jobs under test find it running and reuse
+it. Every comparison is against the in-process call on the same bundle:
+``Engine.recommend`` per user, the bundle's similar table, ``audit_bias`` and
+``audit_objectives`` over the same (all) users.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from dataclasses import asdict, replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audits.__main__ import main as audits_main
+from audits.batch_audit import batch_audit, to_dict
+from audits.bias import audit_bias
+from audits.card_data import ReportConfig
+from audits.card_format import jsonable
+from audits.objectives import audit_objectives
+from recengine.batch import BatchConfig, light_engine, split_blocks
+from recengine.batch.shipping import TowersNotShipped
+from recengine.cli import main as recengine_main
+from recengine.policy import ContentPolicy
+from recengine.scoring import UserProfile
+from recengine.serving import load_serving_engine
+from recengine.subject import Subject
+from tests.conftest import REPO_ROOT
+
+ray = pytest.importorskip("ray")
+
+K = 5
+N_BOOT = 50
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One quiet local Ray instance with 2 workers for the whole module."""
+    from recengine.batch.runner import start_ray
+
+    started = start_ray(BatchConfig(workers=2))
+    yield
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model_dir(small_trained, tmp_path_factory):
+    """The session's small trained bundle, saved where ``--model`` can read it."""
+    from recengine.bundle import save_bundle
+
+    path = tmp_path_factory.mktemp("batch") / "model"
+    save_bundle(small_trained[1], path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir):
+    return load_serving_engine(model_dir)
+
+
+def plain(value) -> object:
+    """A result's nested fields as JSON would hold them (numpy scalars as numbers)."""
+    return json.loads(json.dumps(value, default=float))
+
+
+def test_blocks_cover_every_id_once_in_order():
+    blocks = split_blocks(10, 4)
+    assert [b.tolist() for b in blocks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert split_blocks(0, 4) == []
+    with pytest.raises(ValueError, match="block size"):
+        split_blocks(10, 0)
+
+
+def test_batch_recommend_on_ray_equals_engine_recommend_for_every_user(
+        local_ray, model_dir, engine, tmp_path):
+    out = tmp_path / "rec"
+    assert recengine_main(["batch", "recommend", "--model", str(model_dir), "--out", str(out),
+                           "--k", str(K), "--block-size", "37"]) == 0
+    table = pd.read_parquet(out / "recommendations")
+    manifest = json.loads((out / "recommendations.batch.json").read_text())
+    assert manifest["where"] == "ray local" and manifest["parts"] == 5  # 150 users / 37
+    assert len(manifest["peak_rss_bytes"]) == 2  # both workers took blocks
+    by_user = dict(tuple(table.groupby("user_id", sort=False)))
+    ids = engine.data.users["user_id"].tolist()
+    assert sorted(by_user) == sorted(ids)
+    for uid in ids:
+        result = engine.recommend(uid, K)
+        rows = by_user[uid].sort_values("rank")
+        assert rows["rank"].tolist() == [it.rank for it in result.items]
+        assert rows["item_id"].tolist() == [it.item_id for it in result.items]
+        assert rows["score"].tolist() == [it.score for it in result.items]
+        assert rows["predicted_rating"].tolist() == [it.predicted_rating for it in result.items]
+        assert rows["title"].tolist() == [it.title for it in result.items]
+        assert [json.loads(s) for s in rows["sources"]] == \
+            [plain([asdict(h) for h in it.sources]) for it in result.items]
+        assert [json.loads(c) for c in rows["contributions"]] == \
+            [plain(it.contributions) for it in result.items]
+        first = rows.iloc[0]
+        assert json.loads(first["stage_counts"]) == plain(result.stage_counts)
+        assert json.loads(first["notes"]) == result.notes
+        assert first["ordering_rule"] == result.ordering_rule
+        assert first["intercept"] == result.intercept
+
+
+def test_batch_recommend_in_process_writes_the_same_table(local_ray, model_dir, tmp_path):
+    for where in ("none", "local"):
+        assert recengine_main(["batch", "recommend", "--model", str(model_dir),
+                               "--out", str(tmp_path / where), "--ray", where]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "none" / "recommendations"),
+                                  pd.read_parquet(tmp_path / "local" / "recommendations"))
+
+
+def test_batch_similar_on_ray_equals_the_bundles_table(local_ray, model_dir, small_trained,
+                                                       tmp_path):
+    bundle = small_trained[1]
+    assert recengine_main(["batch", "similar", "--model", str(model_dir),
+                           "--out", str(tmp_path), "--n", "7"]) == 0
+    table = pd.read_parquet(tmp_path / "similar")
+    ids = bundle.item_ids
+    idx, dist = bundle.extras["similar_idx"][:, :7], bundle.extras["similar_dist"][:, :7]
+    expected = pd.DataFrame({"item_id": np.repeat(ids, 7), "rank": np.tile(np.arange(1, 8),
+                                                                           len(ids)),
+                             "neighbour_id": ids[idx.ravel()],
+                             "distance": dist.ravel().astype(np.float64)})
+    pd.testing.assert_frame_equal(table, expected)
+
+
+def in_process_figures(subject: Subject, cfg: ReportConfig) -> dict:
+    """The in-process audits over every user: the reference the batch verb must equal."""
+    every = replace(cfg, n_users=subject.data.n_users)
+    objset = subject.objectives
+    served_order = None if cfg.objective == "served" else objset.objective(cfg.objective,
+                                                                           cfg.weights)
+    bias = audit_bias(subject, every.bias_config(), served_order, every.policy_or_none)
+    objectives = audit_objectives(objset, every.objective_config(), every.policy_or_none)
+    return {"bias": bias, "objectives": objectives}
+
+
+def test_audits_batch_on_ray_equals_the_in_process_audit(local_ray, model_dir, tmp_path):
+    out = tmp_path / "audit"
+    assert audits_main(["batch", "--model", str(model_dir), "--out", str(out), "--k", str(K),
+                        "--n-boot", str(N_BOOT)]) == 0
+    doc = json.loads((out / "audit.json").read_text())
+    subject = Subject.load(model_dir)
+    ref = in_process_figures(subject, ReportConfig(k=K, n_boot=N_BOOT))
+    assert doc["users"] == subject.data.n_users == 150
+    assert doc["where"] == "ray local"
+    assert doc["bias"]["summary"] == jsonable(ref["bias"].summary)
+    assert doc["bias"]["groups"] == jsonable(ref["bias"].groups)
+    assert doc["bias"]["gaps"] == jsonable(ref["bias"].gaps)
+    assert doc["objectives"]["metrics"] == jsonable(ref["objectives"].metrics.reset_index())
+    assert doc["objectives"]["overlap"] == jsonable(ref["objectives"].overlap.reset_index())
+    per_user = pd.read_parquet(out / "per_user.parquet")
+    pd.testing.assert_frame_equal(per_user, ref["bias"].per_user.reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_batch_audit_in_process_with_a_policy_and_another_order(model_dir):
+    """The reference path (no Ray) under a content policy and the blend order, small blocks."""
+    subject = Subject.load(model_dir)
+    labels = sorted({t for v in subject.objectives.business.labels for t in str(v).split("|")
+                     if t.strip()})
+    cfg = ReportConfig(k=K, n_boot=N_BOOT, objective="blend",
+                       policy=ContentPolicy(blocked_labels=tuple(labels[:1])))
+    got = batch_audit(subject, cfg, BatchConfig(ray="none", block_size=16))
+    ref = in_process_figures(subject, cfg)
+    assert got.bias.summary == ref["bias"].summary
+    pd.testing.assert_frame_equal(got.bias.gaps, ref["bias"].gaps)
+    pd.testing.assert_frame_equal(got.objectives.metrics, ref["objectives"].metrics)
+    pd.testing.assert_frame_equal(got.objectives.slots, ref["objectives"].slots)
+    assert to_dict(got)["where"] == "none"
+
+
+def test_the_engine_is_put_into_the_object_store_once(local_ray, engine, tmp_path,
+                                                      monkeypatch):
+    from recengine.batch.recommend import batch_recommend
+
+    puts = []
+    real_put = ray.put
+    monkeypatch.setattr(ray, "put", lambda obj, **kw: puts.append(type(obj)) or
+                        real_put(obj, **kw))
+    batch_recommend(engine, tmp_path, K, config=BatchConfig(block_size=10))  # 15 tasks
+    assert len(puts) == 1 and puts[0].__name__ == "Engine"
+
+
+def test_the_shipped_engine_carries_no_keras_and_refuses_new_visitors(engine):
+    shipped = light_engine(engine)
+    assert shipped.scorer.item_vectors is engine.scorer.item_vectors  # shared, not copied
+    with pytest.raises(TowersNotShipped, match="known users only"):
+        shipped.recommend_new_user(UserProfile(genres=["Comedy"]))
+    code = ("import pickle, sys; engine = pickle.loads(sys.stdin.buffer.read()); "
+            "engine.recommend(int(engine.data.users['user_id'].iloc[0]), 5); "
+            "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(shipped),
+                          capture_output=True, cwd=REPO_ROOT, check=True)
+    assert done.stdout.decode().strip() == "[]"
+
+
+def test_bad_options_give_one_line_and_keep_what_is_there(model_dir, tmp_path, capsys):
+    assert recengine_main(["batch", "recommend", "--model", str(model_dir),
+                           "--out", str(tmp_path), "--workers", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: workers must be at least 1, got 0"
+    kept = tmp_path / "similar"
+    kept.mkdir()
+    (kept / "mine.txt").write_text("keep me")
+    assert recengine_main(["batch", "similar", "--model", str(model_dir), "--out",
+                           str(tmp_path), "--ray", "none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "already exists" in err and "\n" not in err
+    assert (kept / "mine.txt").read_text() == "keep me"
+    assert recengine_main(["batch", "similar", "--model", str(model_dir), "--out",
+                           str(tmp_path / "c"), "--ray", "127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot reach Ray at '127.0.0.1:1': ")
+    assert audits_main(["batch", "--model", str(tmp_path / "nope"), "--out",
+                        str(tmp_path / "a"), "--ray", "none"]) == 2
+    assert "no such model directory" in capsys.readouterr().err
+
+
+def test_the_apps_modules_do_not_import_ray():
+    code = ("import sys, ui.state, recengine, audits, recengine.batch, audits.batch_audit, "
+            "audits.cli_batch, audits.__main__; "
+            "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT,
+                          check=True, env=env)
+    assert done.stdout.decode().strip().splitlines()[-1] == "[]"
+
+
+def test_a_local_instance_starts_and_stops_with_no_log_spam(model_dir, small_trained,
+                                                           tmp_path):
+    """Its own process, its own Ray: one 'wrote' line, nothing on stderr, run from elsewhere."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    done = subprocess.run([sys.executable, "-m", "recengine", "batch", "similar", "--model",
+                           str(model_dir), "--out", str(tmp_path), "--workers", "1"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith(f"wrote {tmp_path / 'similar'} (") and \
+        done.stdout.count("\n") == 1
+    table = pd.read_parquet(tmp_path / "similar")
+    assert len(table) == small_trained[1].extras["similar_idx"].size  # the whole table
