@@ -27,7 +27,7 @@ from pathlib import Path
 NAME = "evaluate"
 HELP = "run the offline evaluation protocol (pipeline, two-tower, CF, baselines, cold start)"
 #: top-level result keys that are not protocol systems (left out of the main table)
-EXTRA_KEYS = ("cold_items", "new_users", "data", "seconds", "config")
+EXTRA_KEYS = ("cold_items", "new_users", "data", "seconds", "config", "ranking_stage")
 
 
 def configure(p) -> None:
@@ -69,6 +69,7 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
     """Every figure of one evaluation run, JSON-ready (see the module docstring)."""
     from ..evaluation import evaluate_cold_items, run_protocol
     from ..evaluation.systems import (
+        cached_ranking_stage,
         cf_cold_scorer,
         cf_new_user,
         cf_system,
@@ -83,6 +84,7 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
         two_tower_new_user,
         two_tower_system,
     )
+    from ..split import temporal_split
 
     systems = {"pipeline": pipeline_system(tt_config), "two_tower": two_tower_system(tt_config)}
     if cf_config is not None:
@@ -90,6 +92,10 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
     start = time.perf_counter()
     log("protocol: pipeline, two_tower" + (", cf" if cf_config else "") + " and baselines")
     result = run_protocol(data, systems)
+    train = data.with_interactions(temporal_split(data.interactions).train)
+    stage = cached_ranking_stage(tt_config, train.interactions, train)
+    if stage is not None:  # which stage the pipeline served, and the validation that chose it
+        result["ranking_stage"] = stage
     clear_cache()
     timings = {"protocol": time.perf_counter() - start}
     if cold:
@@ -120,8 +126,14 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
 
 
 def format_extras(result: dict) -> str:
-    """The cold-start and new-user parts of the report as plain text."""
+    """The ranking-stage choice, cold-start and new-user parts of the report as plain text."""
     lines = []
+    stage = result.get("ranking_stage") or {}
+    if stage.get("validation"):
+        lines += ["", f"ranking stage served: {stage.get('stage', 'mean over seeds')} "
+                      "(chosen on the inner validation split; cross-validated over users):"]
+        lines += [f"  {name:<10} recall@10 {m['recall@10']:.4f}  ndcg@10 {m['ndcg@10']:.4f}"
+                  for name, m in stage["validation"].items()]
     if "cold_items" in result:
         lines += ["", "cold-start items (rank only cold items; random = expected value):"]
         for name, m in result["cold_items"].items():
