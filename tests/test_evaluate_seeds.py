@@ -44,6 +44,7 @@ def test_mean_and_std_blocks_are_numpy_over_the_seeds(runs):
     # the pipeline's ratio to EASE is the mean of the per-seed ratios
     ratios = [s["pipeline"]["recall@10"] / s["ease"]["recall@10"] for s in seeds]
     assert both["mean"]["pipeline"]["recall@10_vs_ease"] == pytest.approx(np.mean(ratios))
+    assert both["mean"]["k"] == 10 and "k" not in both["std"]
 
 
 def test_summary_by_hand_on_nested_blocks():

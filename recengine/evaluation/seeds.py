@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 #: result keys that describe a run rather than measure a system (not averaged)
-NOT_FIGURES = ("data", "seconds", "config", "seed")
+NOT_FIGURES = ("data", "seconds", "config", "seed", "k")
 #: ``std`` is the sample standard deviation over seeds (numpy ``ddof=1``): the spread a
 #: new seed's figure is expected to show; None with a single seed
 STD_DDOF = 1
@@ -53,6 +53,9 @@ def seed_summary(results: Sequence[dict]) -> tuple[dict, dict]:
 
     mean = _combine(figures, lambda a: float(np.mean(a))) or {}
     spread = _combine(figures, std) or {}
+    ks = {r["k"] for r in results if "k" in r}
+    if len(ks) == 1:  # the list length is a setting, not a figure: kept as it is
+        mean = {"k": ks.pop(), **mean}
     return mean, spread
 
 
