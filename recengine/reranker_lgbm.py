@@ -28,7 +28,8 @@ MODEL_KEY = "ranker_lgbm_model"
 
 @dataclass
 class LgbmConfig:
-    """Lambdarank settings; defaults chosen on the inner validation split (bench/README.md)."""
+    """Lambdarank settings: common defaults, not tuned (variants measured on the inner
+    validation split, none of which beat the logistic stage there, are in bench/README.md)."""
 
     #: "lambdarank" (the order within each user's candidates) or "binary" (log-loss)
     objective: str = "lambdarank"
