@@ -488,10 +488,12 @@ def _start(engine: Engine, user_id: int, item_id: int, config: CounterfactualCon
 
 
 def _pool(engine: Engine, cache: RerunCache, j: int, size: int) -> list[int]:
-    """Seeds of the item's similar and co-watched hits first, then rated items nearest it."""
+    """Seeds of the item's similar, co-watched and item-model hits first, then rated items
+    nearest it."""
     hits = cache.served.hits[cache.served.position(j)]
     seeds = [int(h.detail["seed_item_id"]) for h in hits
-             if h.source in ("similar", "cowatched") and "seed_item_id" in h.detail]
+             if h.source in ("similar", "cowatched", "item_model")
+             and h.detail.get("seed_item_id") is not None]
     seed_idx = {int(s) for s in engine.data.item_index(seeds)} if seeds else set()
     nearest = _nearest(engine, cache.watched, j).tolist()
     ordered = [s for s in nearest if s in seed_idx] + [s for s in nearest if s not in seed_idx]
