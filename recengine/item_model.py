@@ -15,7 +15,7 @@ one user's scores are a sum of at most ``len(history)`` rows of ``m`` floats.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,8 @@ class ItemModel:
     items: np.ndarray  # (m,) dense item indices the model covers
     position: np.ndarray  # (n_items,) row of each item in B, -1 outside the model
     weights: np.ndarray  # (m, m) float32, zero diagonal
+    #: the last history's scores: a request asks twice (the source, then the feature)
+    _last: tuple[bytes, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def _rows(self, history: np.ndarray) -> np.ndarray:
         rows = self.position[np.asarray(history, np.int64)]
@@ -47,7 +49,12 @@ class ItemModel:
         rows = self._rows(history)
         if not len(rows):
             return np.zeros(len(self.items), np.float64)
-        return self.weights[rows].sum(axis=0, dtype=np.float64)
+        key, last = rows.tobytes(), self._last  # one read: safe across threads
+        if last is not None and last[0] == key:
+            return last[1].copy()
+        scores = self.weights[rows].sum(axis=0, dtype=np.float64)
+        self._last = (key, scores)
+        return scores.copy()
 
     def scores_for(self, history: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Scores of ``candidates`` (dense indices); 0 for items the model does not cover."""

@@ -254,6 +254,7 @@ def item_model_source(ctx: RetrievalContext) -> list[Candidate]:
         raise SourceSkipped("no watched or rated items for the item model")
     scores = model.user_scores(ctx.watched)
     scores[model.position[ctx.watched][model.position[ctx.watched] >= 0]] = -np.inf
+    scores[scores <= 0] = -np.inf  # no positive evidence from the history: not proposed
     n = min(n, int(np.isfinite(scores).sum()))
     top = np.argpartition(-scores, n - 1)[:n] if n else np.zeros(0, np.int64)
     top = top[np.lexsort((model.items[top], -scores[top]))]  # best first, ties by index

@@ -172,3 +172,30 @@ def test_an_engine_serving_lightgbm_explains_each_score_exactly(small_trained, t
     assert scores == pytest.approx([by_id[it.item_id] for it in result.items], abs=1e-12)
     assert scores[-1] >= max(v for k, v in by_id.items()
                              if k not in {it.item_id for it in result.items})
+
+
+def test_item_model_is_eases_closed_form_on_the_most_watched_items():
+    import pandas as pd
+
+    from recengine.item_model import ItemModelConfig, build_item_model
+
+    rng = np.random.default_rng(5)
+    u, i = rng.integers(0, 30, 400), rng.integers(0, 25, 400)
+    history = pd.DataFrame({"u": u, "i": i})
+    model = build_item_model(history, 25, ItemModelConfig(top_items=12, l2=3.0))
+    counts = np.bincount(i, minlength=25)
+    top = np.sort(np.argsort(-counts, kind="stable")[:12])
+    assert set(model.items.tolist()) == set(top.tolist()) or \
+        sorted(counts[model.items]) == sorted(counts[top])  # ties may pick either
+    x = np.zeros((30, 25))
+    x[u, i] = 1.0
+    x = x[:, model.items]
+    p = np.linalg.inv(x.T @ x + 3.0 * np.eye(len(model.items)))
+    b = -p / np.diag(p)
+    np.fill_diagonal(b, 0.0)
+    np.testing.assert_allclose(model.weights, b, atol=1e-5)
+    seen = i[u == 4]
+    first = model.user_scores(seen)
+    np.testing.assert_allclose(first, x[4] @ b, atol=1e-5)
+    first[:] = -1.0  # a caller's edit does not reach the next request
+    np.testing.assert_allclose(model.user_scores(seen), x[4] @ b, atol=1e-5)
