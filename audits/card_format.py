@@ -64,6 +64,7 @@ WORDS = {
 }
 SOURCE_WORDS = {"similar": "similar to an item you watched",
                 "cowatched": "often watched with an item you watched",
+                "item_model": "often liked by people who liked what you watched",
                 "genre": "top of one of your genres", "region": "popular in your region",
                 "overall": "popular overall"}
 RETRIEVAL_WORDS = {
@@ -73,6 +74,9 @@ RETRIEVAL_WORDS = {
     "cowatched_per_item": "co-watched items per seed",
     "cowatch_neighbours": "co-watch table width", "top_rule": "top lists ranked by",
     "min_ratings_for_mean": "ratings needed for a mean-rating top list",
+    "item_model_top": "item-model items per user",
+    "item_model_items": "most watched items the item model covers",
+    "item_model_l2": "item model L2 weight",
     "sources": "sources"}
 
 

@@ -103,7 +103,9 @@ def model(r: AuditResults) -> Section:
             "epochs_run": meta.get("epochs_run"), "best_epoch": meta.get("metrics", {})
             .get("best_epoch"), "train_seconds": meta.get("train_seconds"),
             "vector_dim": int(eng.item_vectors.shape[1]),
-            "ranking_stage": eng.reranker is not None, "retrieval": retrieval,
+            "ranking_stage": eng.reranker is not None,
+            "ranking_stage_kind": eng.reranker.name if eng.reranker is not None else None,
+            "retrieval": retrieval,
             "p_watch": r.subject.objectives.watch.describe()}
     where = {TRAINED_ON: "the protocol's train split"}.get(data["trained_on"],
                                                            data["trained_on"])
@@ -117,8 +119,8 @@ def model(r: AuditResults) -> Section:
                 ("Trained on", where + (f" ({data['train_interactions']:,} ratings)"
                                         if data["train_interactions"] else "")),
                 ("Epochs run", data["epochs_run"]), ("Best epoch", data["best_epoch"]),
-                ("Ranking stage", "learned (logistic, on retrieval signals)"
-                 if data["ranking_stage"] else "none: ordered by v_u·v_m"),
+                ("Ranking stage", f"learned ({data['ranking_stage_kind']}, on retrieval "
+                 "signals)" if data["ranking_stage"] else "none: ordered by v_u·v_m"),
                 ("Engagement and profit calibration", data["p_watch"])])
     md += "\n\nRetrieval settings:\n\n" + "\n".join(
         f"- {RETRIEVAL_WORDS.get(k, word(k))}: "
@@ -148,8 +150,9 @@ def why_items(r: AuditResults) -> Section:
     eng, s = r.subject.served, r.sources
     stage = None
     if eng.reranker is not None:
-        imp, wts = eng.reranker.importance(), eng.reranker.explain()
-        stage = [{"feature": f, "meaning": FEATURE_WORDS[f], "weight": wts[f],
+        imp, weight = eng.reranker.importance(), eng.reranker.weight
+        stage = [{"feature": f, "meaning": FEATURE_WORDS[f],
+                  "weight": None if weight(f) is None else round(weight(f), 4),
                   "importance": imp[f]} for f in sorted(imp, key=lambda f: -imp[f])]
     data = {**s, "ranking_stage": stage}
     table = pd.DataFrame(s["sources"], columns=["source", "slots", "share"])
@@ -163,9 +166,12 @@ def why_items(r: AuditResults) -> Section:
     if stage is None:
         md += "\n\nNo ranking stage: the served order is the two-tower score v_u·v_m."
     else:
-        md += ("\n\nThe served order's ranking stage, its parameters (weights per standard "
-               "deviation of each input; importance is the share of summed absolute "
-               "weights):\n\n"
+        how = ("weights per standard deviation of each input; importance is the share of "
+               "summed absolute weights" if eng.reranker.name == "logistic" else
+               "trees have no per-input weight; importance is the share of the trees' "
+               "total split gain")
+        md += (f"\n\nThe served order's ranking stage ({eng.reranker.name}), its parameters "
+               f"({how}):\n\n"
                + readable(pd.DataFrame(stage)[["meaning", "weight", "importance"]]))
     return Section(SECTIONS[4], data, md)
 

@@ -37,7 +37,7 @@ from .list_metrics import intra_list_diversity
 from .objectives import BASE_OBJECTIVES, DEFAULT_BLEND, OBJECTIVES, ObjectiveSet
 from .policy import ContentPolicy
 from .ranking import SERVED, Objective, rank_order
-from .reranker import FEATURES, candidate_features
+from .reranker import FEATURES, ITEM_COLUMNS, candidate_features
 from .results import RankedItem, RecommendationResult, SourceHit
 from .scoring import UserProfile
 
@@ -50,9 +50,6 @@ SEED_SOURCES = ("similar", "cowatched")
 GENRE_PENALTY = 0.25
 NON_PROFILING = "non_profiling"
 DEFAULT_K, MAX_K = 10, 50
-#: the ranking stage's inputs that do not depend on retrieval hits (kept when re-scoring)
-_ITEM_COLUMNS = ("log_popularity", "item_bias", "genre_affinity", "log_recent_popularity",
-                 "history_similarity", "cowatch_affinity")
 
 
 # ----- the controls ----------------------------------------------------------------------------
@@ -255,7 +252,7 @@ def rescore(engine: Engine, cands: Candidates, hits: list, position: dict[int, i
     if engine.reranker is None or cands.features is None or not len(cands.items):
         return cands.features, engine.with_visitor_prior(cands, cands.dots)
     f = cands.features
-    columns = f[:, [FEATURES.index(c) for c in _ITEM_COLUMNS]]
+    columns = f[:, [FEATURES.index(c) for c in ITEM_COLUMNS]]
     features = candidate_features(f[:, FEATURES.index("dot")], hits, position, columns)
     return features, engine.with_visitor_prior(cands, engine.reranker.score(features))
 

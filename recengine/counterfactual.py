@@ -51,7 +51,8 @@ from .candidates import Candidates
 from .engine import Engine
 from .policy import ContentPolicy
 from .ranking import rank_order
-from .reranker import FEATURE_WORDS, FEATURES, Reranker
+from .ranking_stage import RankingStage
+from .reranker import FEATURE_WORDS
 from .results import RankedItem
 
 #: the two methods, as ``Counterfactual.method`` names them
@@ -427,13 +428,14 @@ def counterfactual_frame(explanations: Sequence[Counterfactual]) -> pd.DataFrame
 
 
 def score_breakdown(result_item: RankedItem, intercept: float | None,
-                    reranker: Reranker | None = None) -> ScoreBreakdown:
+                    reranker: RankingStage | None = None) -> ScoreBreakdown:
     """Each ranking feature's exact part of the item's score, and the sources that found it.
 
-    The ranking stage is a logistic model, so its logit is exactly the
-    intercept plus weight x standardised value per feature: the parts are the
-    whole of the score, not an attribution. With ``reranker`` each part also
-    gives its weight and standardised value. A list ordered without the stage
+    Either ranking stage's score is exactly the intercept plus these parts
+    (logistic: weight x standardised value; LightGBM: tree SHAP with its base
+    value), so the parts are the whole of the score. With a ``reranker`` that
+    has weights (the logistic one) each part also gives its weight and
+    standardised value; trees have none. A list ordered without the stage
     (or by another objective) has no parts; the note says so.
     """
     parts: list[FeaturePart] = []
@@ -442,11 +444,9 @@ def score_breakdown(result_item: RankedItem, intercept: float | None,
         note = ("no per-feature breakdown: this list was not ordered by the learned ranking "
                 "stage")
     else:
-        weights = (dict(zip(FEATURES, reranker.weights.tolist(), strict=True))
-                   if reranker is not None else {})
         for name, value in sorted(result_item.contributions.items(),
                                   key=lambda kv: (-abs(kv[1]), kv[0])):
-            w = weights.get(name)
+            w = reranker.weight(name) if reranker is not None else None
             parts.append(FeaturePart(name, FEATURE_WORDS.get(name, name), float(value), w,
                                      float(value) / w if w else None))
     sources = [SourceEvidence(h.source, h.describe(), _evidence(h.detail), dict(h.detail))
@@ -488,10 +488,12 @@ def _start(engine: Engine, user_id: int, item_id: int, config: CounterfactualCon
 
 
 def _pool(engine: Engine, cache: RerunCache, j: int, size: int) -> list[int]:
-    """Seeds of the item's similar and co-watched hits first, then rated items nearest it."""
+    """Seeds of the item's similar, co-watched and item-model hits first, then rated items
+    nearest it."""
     hits = cache.served.hits[cache.served.position(j)]
     seeds = [int(h.detail["seed_item_id"]) for h in hits
-             if h.source in ("similar", "cowatched") and "seed_item_id" in h.detail]
+             if h.source in ("similar", "cowatched", "item_model")
+             and h.detail.get("seed_item_id") is not None]
     seed_idx = {int(s) for s in engine.data.item_index(seeds)} if seeds else set()
     nearest = _nearest(engine, cache.watched, j).tolist()
     ordered = [s for s in nearest if s in seed_idx] + [s for s in nearest if s not in seed_idx]

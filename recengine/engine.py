@@ -21,7 +21,8 @@ from .candidates import Candidates
 from .new_user_prior import NewUserPriorConfig, VisitorBlend, blend_visitor
 from .policy import ContentPolicy
 from .ranking import SERVED, Objective, rank_candidates, rank_order
-from .reranker import FEATURE_WORDS, FEATURES, Reranker, candidate_features
+from .ranking_stage import RankingStage, load_ranking_stage
+from .reranker import FEATURE_WORDS, FEATURES, candidate_features
 from .results import RankedItem, RecommendationResult
 from .retrieval import (
     RetrievalConfig,
@@ -60,7 +61,7 @@ class Engine:
     config: EngineConfig
     item_vectors: np.ndarray
     #: the learned ranking stage (None: the served order is v_u · v_m, as the seeds rank)
-    reranker: Reranker | None = None
+    reranker: RankingStage | None = None
     log_popularity: np.ndarray | None = None  # log1p of history interactions per item
     log_recent_popularity: np.ndarray | None = None  # the same over the latest 10% of time
 
@@ -99,7 +100,7 @@ class Engine:
         log_pop = np.log1p(np.bincount(i, minlength=data.n_items))
         recent = ts >= np.quantile(ts, 0.9) if len(ts) else np.zeros(0, bool)
         log_recent = np.log1p(np.bincount(i[recent], minlength=data.n_items))
-        reranker = Reranker.from_arrays(extras)
+        reranker = load_ranking_stage(extras)
         return cls(data, scorer, history, similar_table, index, config, vectors, reranker,
                    log_pop.astype(np.float64), log_recent.astype(np.float64))
 
@@ -112,10 +113,9 @@ class Engine:
                              "has no learned ranking stage)", "match score v_u·v_m")
         top = sorted(self.reranker.importance().items(), key=lambda kv: -kv[1])[:3]
         words = "; ".join(f"{FEATURE_WORDS[name]} ({share:.0%})" for name, share in top)
-        return Objective(SERVED, "Ordered by the learned ranking stage, a logistic model of "
-                         "how likely you are to watch and like each item next; its main "
-                         f"parameters by weight: {words}",
-                         "ranking-stage score (log-odds of watching and liking it next)")
+        return Objective(SERVED, f"Ordered by the learned ranking stage, "
+                         f"{self.reranker.description}; its main parameters by importance: "
+                         f"{words}", self.reranker.score_meaning)
 
     # ----- candidates ----------------------------------------------------------------
     def candidates(self, user_id: int, policy: ContentPolicy | None = None) -> Candidates:
@@ -293,7 +293,7 @@ class Engine:
         parts = (self.reranker.contributions(cands.features[order])
                  if objective.is_served and self.reranker is not None and len(order)
                  else None)
-        intercept = self.reranker.bias if parts is not None else None
+        intercept = self.reranker.intercept if parts is not None else None
         if parts is not None and cands.blend is not None:  # a visitor's prior, split exactly
             parts, intercept = _blend_parts(parts, intercept, cands.blend,
                                             self.log_popularity[cands.items[order]])
@@ -364,9 +364,15 @@ class Engine:
         affinity = (cowatch.affinity(ctx.watched[:50], items)
                     if cowatch is not None and "cowatched" not in ctx.hidden
                     else np.zeros(len(items)))
+        model = self.index.item_model
+        # like co-watch, a hidden item-model source feeds no feature either
+        item_model = (model.scores_for(ctx.watched, items)
+                      if model is not None and "item_model" not in ctx.hidden
+                      else np.zeros(len(items)))
+        activity = np.full(len(items), np.log1p(len(ctx.watched)))
         columns = np.c_[self.log_popularity[items], self.scorer.item_bias[items],
                         gm[items] @ taste, self.log_recent_popularity[items],
-                        self.item_vectors[items] @ recent, affinity]
+                        self.item_vectors[items] @ recent, affinity, item_model, activity]
         return candidate_features(dots, hits, position, columns)
 
     def _user_context(self, u: int, removed: np.ndarray | None = None,

@@ -37,15 +37,16 @@ def train_two_tower(data: Dataset, train: pd.DataFrame, config: TrainConfig | No
 
 def attach_ranking_stage(bundle: ModelBundle, data: Dataset, train: pd.DataFrame,
                          cfg: TrainConfig) -> None:
-    """Fit the ranking stage on an inner split of ``train``; store it in the bundle."""
+    """Fit the ranking stage on an inner split of ``train`` (chosen on validation); store it."""
     start = time.perf_counter()
     try:
-        stage = fit_pipeline_reranker(data, train, replace(cfg, ranking_stage=False))
+        fitted = fit_pipeline_reranker(data, train, replace(cfg, ranking_stage=False))
     except ValueError as exc:  # too little data for an inner split: rank by v_u · v_m
         bundle.metadata["ranking_stage"] = {"skipped": str(exc)}
         return
-    bundle.extras.update(stage.to_arrays())
-    bundle.metadata["ranking_stage"] = stage.explain()
+    bundle.extras.update(fitted.stage.to_arrays())
+    # the stage's explanation plus which stage won and both validation figures
+    bundle.metadata["ranking_stage"] = fitted.metadata()
     bundle.metadata["train_seconds"] += time.perf_counter() - start
 
 

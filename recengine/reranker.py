@@ -21,7 +21,14 @@ from .results import SourceHit
 FEATURES = ("dot", "sim_count", "sim_best", "sim_sum", "sim_recent", "genre_inv_rank",
             "region_inv_rank", "log_popularity", "item_bias", "genre_affinity",
             "log_recent_popularity", "history_similarity", "cowatch_hits",
-            "cowatch_affinity")
+            "cowatch_affinity", "item_model_score", "log_activity")
+#: the ranking stage's inputs that do not depend on retrieval hits, in the order
+#: :func:`candidate_features` takes them as ``item_columns``
+ITEM_COLUMNS = ("log_popularity", "item_bias", "genre_affinity", "log_recent_popularity",
+                "history_similarity", "cowatch_affinity", "item_model_score", "log_activity")
+#: features added after bundles were first saved: an older logistic stage lacks them
+#: and reads as weight 0 on each (its scores unchanged)
+_LATER_FEATURES = ("item_model_score", "log_activity")
 #: each feature in plain words (the statement, the card and the pages show these)
 FEATURE_WORDS = {
     "dot": "the two-tower match score v_u·v_m",
@@ -38,6 +45,8 @@ FEATURE_WORDS = {
     "history_similarity": "its similarity to the mean of your recent items",
     "cowatch_hits": "how many of your last watched items it is often watched with",
     "cowatch_affinity": "how often it is watched together with your recent items",
+    "item_model_score": "how strongly people who watched what you watched also watched it",
+    "log_activity": "how many items you have watched",
 }
 
 
@@ -47,16 +56,17 @@ def candidate_features(dots: np.ndarray, hits: list[list[SourceHit]],
     """(n_candidates, len(FEATURES)) from the score and each candidate's source hits.
 
     ``seed_position`` maps a seed item id to its recency (0 = last watched);
-    ``item_columns`` holds the last five features per candidate, computed by the
-    engine from train history: log popularity, the rating head's item bias, the
-    user's genre affinity for the item, log popularity in the latest 10% of time,
-    cosine similarity to the mean vector of the user's recent 50 items, and the
-    summed co-watch similarity to those 50 items.
+    ``item_columns`` holds the :data:`ITEM_COLUMNS` per candidate, computed by
+    the engine from train history: log popularity, the rating head's item bias,
+    the user's genre affinity for the item, log popularity in the latest 10% of
+    time, cosine similarity to the mean vector of the user's recent 50 items, the
+    summed co-watch similarity to those 50 items, the item model's score over the
+    whole history and log1p of the history's length.
     """
     out = np.zeros((len(dots), len(FEATURES)), np.float64)
     out[:, 0] = dots
     out[:, 7:12] = item_columns[:, :5]
-    out[:, 13] = item_columns[:, 5]
+    out[:, 13:16] = item_columns[:, 5:8]
     for r, item_hits in enumerate(hits):
         for h in item_hits:
             d = h.detail
@@ -78,12 +88,30 @@ def candidate_features(dots: np.ndarray, hits: list[list[SourceHit]],
 
 @dataclass
 class Reranker:
-    """Standardised features -> logit of "the user watches and likes this next"."""
+    """Standardised features -> logit of "the user watches and likes this next".
+
+    One :class:`~recengine.ranking_stage.RankingStage`: exact parts are weight x
+    standardised value, so each feature also has a weight.
+    """
 
     mean: np.ndarray
     std: np.ndarray
     weights: np.ndarray
     bias: float
+
+    name = "logistic"
+    #: the served order's rule and score, in words
+    description = ("a logistic model of how likely you are to watch and like each item "
+                   "next")
+    score_meaning = "ranking-stage score (log-odds of watching and liking it next)"
+
+    @property
+    def intercept(self) -> float:
+        return float(self.bias)
+
+    def weight(self, feature: str) -> float | None:
+        """The weight per standard deviation of ``feature``."""
+        return float(self.weights[FEATURES.index(feature)])
 
     def score(self, features: np.ndarray) -> np.ndarray:
         return ((features - self.mean) / self.std) @ self.weights + self.bias
@@ -113,11 +141,21 @@ class Reranker:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Reranker | None:
+        """The stage saved by :meth:`to_arrays`; None if the arrays hold none.
+
+        A stage saved before :data:`_LATER_FEATURES` existed has fewer weights:
+        it gets weight 0 (mean 0, std 1) on each, which leaves its scores as they
+        were.
+        """
         if "reranker_weights" not in arrays:
             return None
-        return cls(np.asarray(arrays["reranker_mean"]), np.asarray(arrays["reranker_std"]),
-                   np.asarray(arrays["reranker_weights"]),
-                   float(np.asarray(arrays["reranker_bias"])[0]))
+        mean, std, weights = (np.asarray(arrays[f"reranker_{k}"], np.float64)
+                              for k in ("mean", "std", "weights"))
+        missing = len(FEATURES) - len(weights)
+        if missing == len(_LATER_FEATURES) and len(mean) == len(std) == len(weights):
+            mean, std, weights = (np.r_[mean, np.zeros(missing)], np.r_[std, np.ones(missing)],
+                                  np.r_[weights, np.zeros(missing)])
+        return cls(mean, std, weights, float(np.asarray(arrays["reranker_bias"])[0]))
 
     def explain(self) -> dict[str, float]:
         """Weight per feature (per standard deviation): what the stage learned."""

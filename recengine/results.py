@@ -33,6 +33,9 @@ class SourceHit:
             return f"top {d.get('rank')} in your genre {d.get('genre')}"
         if self.source == "cowatched":
             return f"often watched with {d.get('seed_title', d.get('seed_item_id'))}"
+        if self.source == "item_model":
+            return ("often liked by people who liked "
+                    f"{d.get('seed_title') or d.get('seed_item_id') or 'what you watched'}")
         if self.source == "overall":
             return f"popular overall (#{d.get('rank')})"
         if self.source == "region":

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .cowatch import CowatchTable, build_cowatch_table
+from .item_model import ItemModel, ItemModelConfig, build_item_model
 from .results import SourceHit
 from .schema import Dataset
 from .similarity import SimilarTable
@@ -53,7 +54,14 @@ class RetrievalConfig:
     cowatch_neighbours: int = 50
     top_rule: str = "popularity"
     min_ratings_for_mean: int = 10
-    sources: tuple[str, ...] = ("similar", "cowatched", "genre", "region", "overall")
+    #: "often liked by people like you": the top items of an EASE-style item model over
+    #: the whole history (recengine.item_model); 0 proposes none (the model still feeds
+    #: the ranking stage)
+    item_model_top: int = 20
+    item_model_items: int = ItemModelConfig.top_items  # items it covers (0: no model)
+    item_model_l2: float = ItemModelConfig.l2
+    sources: tuple[str, ...] = ("similar", "cowatched", "genre", "region", "overall",
+                                "item_model")
 
     def __post_init__(self) -> None:
         if self.top_rule not in TOP_RULES:
@@ -113,6 +121,7 @@ class RetrievalIndex:
     user_top_genres: np.ndarray  # (n_users, n_genres) genre codes, -1 padded
     top_overall: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cowatch: CowatchTable | None = None
+    item_model: ItemModel | None = None
     _genre_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _region_pos: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -235,6 +244,31 @@ def overall_source(ctx: RetrievalContext) -> list[Candidate]:
             for rank, j in enumerate(index.top_overall.tolist(), start=1)]
 
 
+def item_model_source(ctx: RetrievalContext) -> list[Candidate]:
+    """The item model's best unwatched items for the whole history, with the seed behind each."""
+    index, model = ctx.index, ctx.index.item_model
+    n = index.config.item_model_top
+    if model is None or n <= 0:
+        raise SourceSkipped("no item model (item_model_items or item_model_top is 0)")
+    if len(ctx.watched) == 0:
+        raise SourceSkipped("no watched or rated items for the item model")
+    scores = model.user_scores(ctx.watched)
+    scores[model.position[ctx.watched][model.position[ctx.watched] >= 0]] = -np.inf
+    scores[scores <= 0] = -np.inf  # no positive evidence from the history: not proposed
+    n = min(n, int(np.isfinite(scores).sum()))
+    top = np.argpartition(-scores, n - 1)[:n] if n else np.zeros(0, np.int64)
+    top = top[np.lexsort((model.items[top], -scores[top]))]  # best first, ties by index
+    cat, out = index.catalogue, []
+    for rank, row in enumerate(top.tolist(), start=1):
+        j = int(model.items[row])
+        seed = model.strongest_seed(ctx.watched, j)
+        out.append(Candidate(j, SourceHit("item_model", {
+            "rank": rank, "score": round(float(scores[row]), 4),
+            "seed_item_id": int(cat.item_ids[seed]) if seed >= 0 else None,
+            "seed_title": cat.titles[seed] if seed >= 0 else None})))
+    return out
+
+
 #: name -> source; RetrievalConfig.sources picks which run, in this order.
 SOURCES: dict[str, Source] = {
     "similar": similar_source,
@@ -242,6 +276,7 @@ SOURCES: dict[str, Source] = {
     "genre": genre_source,
     "region": region_source,
     "overall": overall_source,
+    "item_model": item_model_source,
 }
 
 
@@ -344,8 +379,11 @@ def build_retrieval_index(data: Dataset, history: pd.DataFrame, table: SimilarTa
     cowatch = (build_cowatch_table(history, n_items, config.cowatch_neighbours)
                if config.cowatch_neighbours > 0 and len(history) else None)
 
+    item_model = build_item_model(history, n_items, ItemModelConfig(config.item_model_items,
+                                                                    config.item_model_l2))
+
     return RetrievalIndex(
-        top_overall=top_overall, cowatch=cowatch,
+        top_overall=top_overall, cowatch=cowatch, item_model=item_model,
         catalogue=Catalogue.from_items(data.items), table=table, config=config,
         genre_names=list(data.genre_names), genre_matrix=gm, top_in_genre=top_in_genre,
         genres_by_popularity=genres_by_popularity, region_names=region_names,

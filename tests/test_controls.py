@@ -224,13 +224,22 @@ def test_the_non_profiling_list_is_the_same_for_everyone(engine):
 
 
 def test_more_variety_raises_diversity_at_the_reported_cost(engine):
+    vec = engine.item_vectors
+
+    def ild(uid, controls):
+        return intra_list_diversity(vec[dense(engine, ids(apply_controls(engine, uid, K,
+                                                                         controls)))])
+
+    # greedy MMR lowers the *closest* similarity, so one list's mean pairwise diversity
+    # may dip; over users it rises
+    some = users(engine)[:10]
+    assert np.mean([ild(u, ViewerControls(diversity=0.7)) for u in some]) > \
+        np.mean([ild(u, ViewerControls()) for u in some])
     uid = users(engine)[2]
     plain = apply_controls(engine, uid, K, ViewerControls())
     varied = apply_controls(engine, uid, K, ViewerControls(diversity=0.7))
-    vec = engine.item_vectors
     ild_plain = intra_list_diversity(vec[dense(engine, ids(plain))])
     ild_varied = intra_list_diversity(vec[dense(engine, ids(varied))])
-    assert ild_varied > ild_plain
     cost = varied.diversity
     assert cost.ild_before == pytest.approx(ild_plain) and cost.ild_after == pytest.approx(
         ild_varied)

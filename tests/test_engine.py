@@ -50,7 +50,7 @@ def engine_for(data: Dataset, seed: int = 0, config: EngineConfig | None = None)
     return Engine.build(data, scorer, config=config)
 
 
-def assert_claims_true(engine: Engine, result, seeds, genres, region) -> None:
+def assert_claims_true(engine: Engine, result, seeds, genres, region, watched) -> None:
     """Each SourceHit's evidence can be checked against the precomputed lists."""
     index, cfg = engine.index, engine.config.retrieval
     pos = {int(i): j for j, i in enumerate(index.catalogue.item_ids)}
@@ -77,6 +77,14 @@ def assert_claims_true(engine: Engine, result, seeds, genres, region) -> None:
                 s = engine.data.item_index(hit.detail["seed_item_id"])[0]
                 assert s in set(seeds)
                 assert j in index.cowatch.indices[s].tolist()
+            elif hit.source == "item_model":  # EASE-style score over the whole history
+                model = index.item_model
+                assert hit.detail["score"] == pytest.approx(
+                    model.scores_for(watched, [j])[0], abs=1e-4)
+                assert hit.detail["rank"] <= cfg.item_model_top
+                seed = engine.data.item_index(hit.detail["seed_item_id"])[0]
+                assert seed in set(watched.tolist())
+                assert seed == model.strongest_seed(watched, j)
             elif hit.source == "overall":
                 assert index.region_code(region) < 0  # only stands in for a missing region
                 assert index.top_overall[hit.detail["rank"] - 1] == j
@@ -116,7 +124,8 @@ def test_recommend_properties(seed, n_items, n_users, k, regions, blocked):
                 == result.stage_counts["after_policy"])
         seeds = engine.index.watched(u)[:engine.config.retrieval.last_watched]
         region = data.users["region"].iloc[u] if regions else None
-        assert_claims_true(engine, result, seeds, list(engine.index.user_top_genres[u]), region)
+        assert_claims_true(engine, result, seeds, list(engine.index.user_top_genres[u]), region,
+                           engine.index.watched(u))
         if not regions:
             assert "region" in result.skipped_sources
 
@@ -137,7 +146,7 @@ def test_new_user_properties(seed, n_rated, k):
     assert len(returned) == len(set(returned)) and len(returned) <= k
     genres = [engine.index.genre_code("Drama")] + list(range(len(GENRES)))
     seeds = data.item_index(rated)
-    assert_claims_true(engine, result, seeds, genres, "FR")
+    assert_claims_true(engine, result, seeds, genres, "FR", seeds)
     if n_rated == 0:
         assert NO_HISTORY_NOTE in result.notes
         assert "similar" in result.skipped_sources

@@ -15,7 +15,8 @@ def test_features_count_similar_hits_and_keep_the_strongest_evidence():
         [SourceHit("overall", {"rank": 2}),
          SourceHit("cowatched", {"seed_item_id": 9, "similarity": 0.4})],
     ]
-    columns = np.array([[1.0, 0.1, 0.5, 0.0, 0.9, 0.3], [2.0, -0.2, 0.0, 1.0, 0.1, 0.0]])
+    columns = np.array([[1.0, 0.1, 0.5, 0.0, 0.9, 0.3, 0.7, 2.5],
+                        [2.0, -0.2, 0.0, 1.0, 0.1, 0.0, 0.0, 2.5]])
     x = candidate_features(np.array([0.3, -0.1]), hits, {9: 0, 7: 3}, columns)
     f = dict(zip(FEATURES, x[0], strict=True))
     assert f["dot"] == 0.3
@@ -29,6 +30,7 @@ def test_features_count_similar_hits_and_keep_the_strongest_evidence():
     assert g["cowatch_hits"] == 1 and f["cowatch_hits"] == 0
     assert f["cowatch_affinity"] == 0.3
     np.testing.assert_array_equal(x[:, 7:12], columns[:, :5])
+    assert f["item_model_score"] == 0.7 and g["log_activity"] == 2.5
 
 
 def test_logistic_fit_recovers_a_planted_direction_and_round_trips():

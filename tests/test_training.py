@@ -143,12 +143,12 @@ def test_the_ranking_stage_is_learned_saved_and_used(planted, trained, tmp_path)
 
     data, split = planted
     bundle, _ = trained
-    weights = bundle.metadata["ranking_stage"]
-    assert set(weights) >= {"dot", "sim_sum", "log_popularity"}
+    stage = bundle.metadata["ranking_stage"]
+    assert set(stage["features"]) >= {"dot", "sim_sum", "log_popularity"}
     again = load_bundle(save_bundle(bundle, tmp_path / "b"))
     engine = Engine.build(data, again, history=split.train)
-    assert engine.reranker is not None
-    np.testing.assert_allclose(engine.reranker.weights, list(weights.values()), atol=1e-4)
+    assert engine.reranker is not None and engine.reranker.name == stage["stage"]
+    assert engine.reranker.explain() == pytest.approx(stage["features"], abs=1e-4)
     result = engine.recommend(int(data.users.user_id[0]), k=10)
     assert len(result.items) == 10 and all(item.sources for item in result.items)
 

@@ -4,10 +4,17 @@ Scores the product (the full pipeline and the two-tower model alone), the
 seeds' collaborative filtering and the protocol's baselines on one split, then
 the cold-start items and new-user tests, and prints one table. ``--json``
 writes every figure so README, benches and the app quote the same run.
+
+``--seeds 0,1,2`` runs the whole protocol once per seed (the two-tower, CF,
+ranking-stage and cold-item seeds; the split is the protocol's, the same every
+time) and writes one JSON: ``seeds`` (each run's result with its seed) plus
+``mean`` and ``std`` blocks with the same keys (recengine.evaluation.seeds).
+TARGETS.md's quality targets are means over seeds 0, 1 and 2.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import math
@@ -20,7 +27,7 @@ from pathlib import Path
 NAME = "evaluate"
 HELP = "run the offline evaluation protocol (pipeline, two-tower, CF, baselines, cold start)"
 #: top-level result keys that are not protocol systems (left out of the main table)
-EXTRA_KEYS = ("cold_items", "new_users", "data", "seconds", "config")
+EXTRA_KEYS = ("cold_items", "new_users", "data", "seconds", "config", "ranking_stage")
 
 
 def configure(p) -> None:
@@ -36,7 +43,10 @@ def configure(p) -> None:
                    help="skip the cold-start items and new-user tests")
     p.add_argument("--quick", action="store_true",
                    help="few epochs everywhere: a smoke test, not figures to quote")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="one run with this seed")
+    p.add_argument("--seeds", default=None, metavar="LIST",
+                   help="comma-separated seeds, e.g. 0,1,2: one run each, then the mean and "
+                        "std over them (overrides --seed)")
 
 
 def configs_from_args(args):
@@ -59,6 +69,7 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
     """Every figure of one evaluation run, JSON-ready (see the module docstring)."""
     from ..evaluation import evaluate_cold_items, run_protocol
     from ..evaluation.systems import (
+        cached_ranking_stage,
         cf_cold_scorer,
         cf_new_user,
         cf_system,
@@ -73,6 +84,7 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
         two_tower_new_user,
         two_tower_system,
     )
+    from ..split import temporal_split
 
     systems = {"pipeline": pipeline_system(tt_config), "two_tower": two_tower_system(tt_config)}
     if cf_config is not None:
@@ -80,6 +92,10 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
     start = time.perf_counter()
     log("protocol: pipeline, two_tower" + (", cf" if cf_config else "") + " and baselines")
     result = run_protocol(data, systems)
+    train = data.with_interactions(temporal_split(data.interactions).train)
+    stage = cached_ranking_stage(tt_config, train.interactions, train)
+    if stage is not None:  # which stage the pipeline served, and the validation that chose it
+        result["ranking_stage"] = stage
     clear_cache()
     timings = {"protocol": time.perf_counter() - start}
     if cold:
@@ -110,8 +126,14 @@ def evaluate(data, tt_config, cf_config=None, cold: bool = True, seed: int = 0,
 
 
 def format_extras(result: dict) -> str:
-    """The cold-start and new-user parts of the report as plain text."""
+    """The ranking-stage choice, cold-start and new-user parts of the report as plain text."""
     lines = []
+    stage = result.get("ranking_stage") or {}
+    if stage.get("validation"):
+        lines += ["", f"ranking stage served: {stage.get('stage', 'mean over seeds')} "
+                      "(chosen on the inner validation split; cross-validated over users):"]
+        lines += [f"  {name:<10} recall@10 {m['recall@10']:.4f}  ndcg@10 {m['ndcg@10']:.4f}"
+                  for name, m in stage["validation"].items()]
     if "cold_items" in result:
         lines += ["", "cold-start items (rank only cold items; random = expected value):"]
         for name, m in result["cold_items"].items():
@@ -141,21 +163,79 @@ def json_ready(obj):
     return obj
 
 
+def run_config(args, tt, cf) -> dict:
+    """The run's settings as the JSON records them."""
+    return {"epochs": tt.epochs, "cf_epochs": None if args.no_cf else cf.epochs,
+            "quick": bool(args.quick), "seed": tt.seed, "date": dt.date.today().isoformat(),
+            "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})",
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def run_seed(data, args, seed: int, log) -> dict:
+    """One seed's whole evaluation, as a single ``--seed`` run would give it."""
+    args = copy.copy(args)
+    args.seed = seed
+    tt, cf = configs_from_args(args)
+    result = evaluate(data, tt, None if args.no_cf else cf, cold=not args.no_cold,
+                      seed=seed, log=log)
+    result["config"] = run_config(args, tt, cf)
+    return result
+
+
+def format_seed_summary(mean: dict, std: dict, seeds: list[int]) -> str:
+    """The mean +- std table over seeds, ratios to EASE included."""
+    from ..evaluation.protocol import RESERVED_NAMES
+
+    k = mean.get("k", 10)
+    cols = [f"recall@{k}", f"ndcg@{k}", f"coverage@{k}", f"recall@{k}_vs_ease",
+            f"ndcg@{k}_vs_ease", f"coverage@{k}_vs_ease", "rmse"]
+    heads = [c.replace(f"@{k}_vs_ease", "/EASE") for c in cols]
+    systems = {n: m for n, m in mean.items()
+               if n not in RESERVED_NAMES and n not in EXTRA_KEYS and isinstance(m, dict)}
+    width = max([len("system")] + [len(n) for n in systems])
+    lines = [f"mean +- std over seeds {', '.join(map(str, seeds))} (std: sample, ddof=1)",
+             "  ".join([f"{'system':<{width}}"] + [f"{h:>16}" for h in heads])]
+    for name, m in systems.items():
+        sd = std.get(name, {})
+        cells = [(f"{m[c]:.4f}" + (f"+-{sd[c]:.4f}" if c in sd else "")).rjust(16)
+                 if c in m else f"{'-':>16}" for c in cols]
+        lines.append("  ".join([f"{name:<{width}}"] + cells))
+    return "\n".join(lines)
+
+
 def run(args) -> int:
     from ..data import load_source
     from ..evaluation import format_report
+    from ..evaluation.seeds import parse_seeds, seed_summary
 
+    try:
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     data = load_source(args.data)
-    tt, cf = configs_from_args(args)
-    result = evaluate(data, tt, None if args.no_cf else cf, cold=not args.no_cold,
-                      seed=args.seed, log=lambda m: print(m, file=sys.stderr, flush=True))
-    result["config"] = {"epochs": tt.epochs, "cf_epochs": None if args.no_cf else cf.epochs,
-                        "quick": bool(args.quick), "seed": args.seed,
-                        "date": dt.date.today().isoformat(),
-                        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()})"}
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     print(f"data: {data.name} ({data.source}); {data.n_users:,} users, {data.n_items:,} items")
-    print(format_report({k: v for k, v in result.items() if k not in EXTRA_KEYS}))
-    print(format_extras(result))
+    if seeds is None:
+        result = run_seed(data, args, args.seed, log)
+        print(format_report({k: v for k, v in result.items() if k not in EXTRA_KEYS}))
+        print(format_extras(result))
+    else:
+        runs = []
+        for seed in seeds:
+            log(f"seed {seed}")
+            one = {"seed": seed, **run_seed(data, args, seed, log)}
+            runs.append(one)
+            print(f"\nseed {seed}:")
+            print(format_report({k: v for k, v in one.items()
+                                 if k not in EXTRA_KEYS and k != "seed"}))
+            print(format_extras(one))
+        mean, std = seed_summary(runs)
+        result = {"seeds": runs, "mean": mean, "std": std,
+                  "config": {**runs[-1]["config"], "seed": None, "seeds": seeds}}
+        print()
+        print(format_seed_summary(mean, std, seeds))
+        print(format_extras(mean))
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ from .metrics import (
 from .protocol import RELEVANT_THRESHOLD, System, SystemFit, relevant_by_user
 
 __all__ = [
-    "CF_RANKING_VARIANTS", "NewUserConfig", "NewUserFit",
+    "CF_RANKING_VARIANTS", "NewUserConfig", "NewUserFit", "cached_ranking_stage",
     "cf_cold_scorer", "cf_new_user", "cf_system", "clear_cache", "content_cold_scorer",
     "content_config", "engine_system", "evaluate_new_users", "fit_bundle", "hybrid_config",
     "pipeline_system", "popularity_new_user", "ranking_only", "two_tower_new_user",
@@ -82,6 +82,18 @@ def fit_bundle(config: TrainConfig, train: pd.DataFrame, data: Dataset) -> Model
         _CACHE.clear()
         _CACHE[key] = train_two_tower(data, _positional(train), config)
     return _CACHE[key]
+
+
+def cached_ranking_stage(config: TrainConfig, train: pd.DataFrame, data: Dataset
+                         ) -> dict | None:
+    """The ranking stage's metadata (which stage, validation figures) of the cached bundle.
+
+    Reads the cache only (never trains): None when no bundle for this train data
+    and config is held, e.g. after :func:`clear_cache`.
+    """
+    key = (data.with_interactions(train).fingerprint, _config_key(config))
+    bundle = _CACHE.get(key)
+    return None if bundle is None else bundle.metadata.get("ranking_stage")
 
 
 def clear_cache() -> None:
