@@ -11,13 +11,14 @@ follows that measurement.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .similarity_ann import (
     HNSWConfig,
     IVFConfig,
+    RecallMiss,
     USearchConfig,
     faiss_hnsw,
     faiss_ivf,
@@ -39,7 +40,10 @@ class SimilarityConfig:
     """How many neighbours to keep and how to find them.
 
     ``method="auto"`` is exact up to ``exact_max_items`` items and
-    :data:`AUTO_INDEX` above; ``"exact"``, ``"faiss-ivf"``, ``"faiss-hnsw"`` and
+    :data:`AUTO_INDEX` above; when that IVF index cannot reach its target recall
+    on its check sample within ``ivf.max_nprobe`` cells (vectors without cluster
+    structure), auto builds the faiss HNSW graph instead and records why.
+    ``"exact"``, ``"faiss-ivf"``, ``"faiss-hnsw"`` and
     ``"usearch"`` force one. Each index has its own settings dataclass; the
     defaults are the ones bench/similar_table.py picked (bench/README.md).
     ``backend`` is the old name of ``method`` (``"faiss"`` meant HNSW) and still
@@ -141,7 +145,15 @@ def build_similar_table(item_vectors: np.ndarray,
         return _exact(vectors, n, rows)
     threads = thread_count(config.threads)
     if method == "faiss-ivf":
-        indices, distances, settings = faiss_ivf(vectors, n, config.ivf, threads)
+        ivf = config.ivf
+        if config.method == "auto" and config.backend is None:  # auto may fall back
+            ivf = replace(ivf, on_miss="refuse")
+        try:
+            indices, distances, settings = faiss_ivf(vectors, n, ivf, threads)
+        except RecallMiss as miss:
+            indices, distances, settings = faiss_hnsw(vectors, n, config.hnsw, threads)
+            settings["instead_of"] = {"method": "faiss-ivf", **miss.settings}
+            method = "faiss-hnsw"
     elif method == "faiss-hnsw":
         indices, distances, settings = faiss_hnsw(vectors, n, config.hnsw, threads)
     else:

@@ -50,17 +50,32 @@ class IVFConfig:
     sample's tie-aware Recall@10 reaches the target; only then does it search
     every item. The table records the ``nprobe`` chosen and the sample's recall,
     so a slow table says why it was slow. ``target_recall=None`` uses ``nprobe``
-    as given.
+    as given. When even ``max_nprobe`` misses the target, ``on_miss="search"``
+    searches at ``max_nprobe`` anyway (and records the miss); ``"refuse"`` raises
+    :class:`RecallMiss` before the costly full search, so a caller can use a graph
+    index instead (``method="auto"`` does: unstructured vectors are where IVF is
+    slowest and HNSW does best).
     """
 
     nlist: int | None = None
     nprobe: int = 4
     target_recall: float | None = 0.97
     check_queries: int = 256
-    max_nprobe: int = 512
+    #: 64 of 4096 cells at 1M items: scanning more costs more than an HNSW graph
+    max_nprobe: int = 64
+    on_miss: str = "search"  # "search" | "refuse"
     train_per_list: int = 64
     kmeans_iterations: int = 10
     seed: int = 0
+
+
+class RecallMiss(RuntimeError):
+    """An IVF index could not reach its target recall on the check sample."""
+
+    def __init__(self, settings: dict):
+        super().__init__(f"IVF sample Recall@10 {settings['check_recall10']} below "
+                         f"{settings['target_recall']} at nprobe {settings['nprobe']}")
+        self.settings = settings
 
 
 @dataclass
@@ -127,6 +142,8 @@ def faiss_ivf(vectors: np.ndarray, n: int, config: IVFConfig, threads: int) -> A
         nprobe, recall = _tune_nprobe(index, vectors, nprobe, config, rng)
         settings.update(nprobe=nprobe, check_recall10=round(recall, 4),
                         target_recall=config.target_recall)
+        if recall < config.target_recall and config.on_miss == "refuse":
+            raise RecallMiss(settings)
     index.nprobe = nprobe
     dist, idx = index.search(vectors, n + 1)
     indices, distances = drop_self(idx, dist, n)

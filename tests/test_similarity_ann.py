@@ -135,3 +135,26 @@ def test_ivf_scans_more_cells_until_a_sample_meets_the_target_recall():
     assert checked.settings["nprobe"] in (2, 4, 8, 16, 32, 64)  # doubled from 1
     assert checked.settings["check_recall10"] >= 0.97
     assert recall_at(checked.indices, exact.indices, 10) >= 0.95
+
+
+def test_auto_uses_the_graph_when_ivf_cannot_reach_its_recall():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(6000, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    few_cells = IVFConfig(nlist=64, nprobe=1, max_nprobe=2)
+    auto = build_similar_table(x, SimilarityConfig(n_neighbours=10, exact_max_items=1000,
+                                                   ivf=few_cells))
+    assert auto.method == "faiss-hnsw"
+    tried = auto.settings["instead_of"]
+    assert tried["method"] == "faiss-ivf" and tried["nprobe"] == 2
+    assert tried["check_recall10"] < 0.97
+    exact = build_similar_table(x, SimilarityConfig(n_neighbours=10, method="exact"))
+    assert recall_at(auto.indices, exact.indices, 10) >= 0.95
+    # asked for by name, IVF searches anyway and records its sample's recall
+    forced = build_similar_table(x, SimilarityConfig(n_neighbours=10, method="faiss-ivf",
+                                                     ivf=few_cells))
+    assert forced.method == "faiss-ivf" and forced.settings["check_recall10"] < 0.97
+    # clustered vectors keep the IVF index under auto
+    clustered, _ = planted_clusters(n_clusters=300, per_cluster=20, dim=16, seed=7)
+    assert build_similar_table(clustered, SimilarityConfig(
+        n_neighbours=10, exact_max_items=1000)).method == "faiss-ivf"
