@@ -112,17 +112,20 @@ class SimilarTable:
     def from_extras(cls, extras: dict | None) -> SimilarTable | None:
         """The table a bundle was saved with, or None when it has none.
 
-        Bundles saved before tables recorded their method load as ``"bundle"``.
+        Its ``method`` is ``"bundle"`` (serving reads that to know the table was
+        not rebuilt); how it was built is kept in ``settings["built_with"]`` with
+        that build's settings. Bundles saved before tables recorded their method
+        have no ``built_with``.
         """
         extras = extras or {}
         if "similar_idx" not in extras or "similar_dist" not in extras:
             return None
-        method, settings = "bundle", {}
+        settings = {}
         if METHOD_EXTRA in extras:
             info = json.loads(str(np.asarray(extras[METHOD_EXTRA])))
-            method, settings = str(info["method"]), dict(info["settings"])
+            settings = {"built_with": str(info["method"]), **info["settings"]}
         return cls(np.asarray(extras["similar_idx"], np.int32),
-                   np.asarray(extras["similar_dist"], np.float32), method, settings)
+                   np.asarray(extras["similar_dist"], np.float32), "bundle", settings)
 
     def neighbours(self, item_idx: int, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` nearest items of one item and their squared distances."""
