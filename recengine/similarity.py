@@ -2,39 +2,80 @@
 
 Precomputed once per model ("overnight" in the course), so a request only reads a
 row. Small catalogues get exact search in memory-bounded blocks (one matrix
-product per block); large ones an HNSW index from faiss, whose recall against
-exact search bench/similar_table.py measures.
+product per block); large ones an approximate index (:mod:`recengine.similarity_ann`),
+chosen by ``SimilarityConfig.method``. bench/similar_table.py measures each
+index's build time and recall against exact search at 1M items, and ``auto``
+follows that measurement.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from .similarity_ann import (
+    HNSWConfig,
+    IVFConfig,
+    RecallMiss,
+    USearchConfig,
+    faiss_hnsw,
+    faiss_ivf,
+    thread_count,
+    usearch_hnsw,
+)
+
+#: what ``SimilarityConfig.method`` accepts
+METHODS = ("auto", "exact", "faiss-ivf", "faiss-hnsw", "usearch")
+#: the index ``auto`` uses above ``exact_max_items``: measured fastest at Recall@10
+#: >= 0.95 on the model's own item vectors at 1M items (bench/README.md)
+AUTO_INDEX = "faiss-ivf"
+#: the bundle extra that records how a table was built (JSON text)
+METHOD_EXTRA = "similar_method"
 
 
 @dataclass
 class SimilarityConfig:
     """How many neighbours to keep and how to find them.
 
-    ``backend="auto"`` is exact up to ``exact_max_items`` items, HNSW above. The
-    HNSW defaults reach Recall@10 0.956 on 1M random 32-d unit vectors (a harder
-    case than learned embeddings, which cluster; efSearch 96 gave 0.934, 192 gave
-    0.980 at 1.6x the search cost); see bench/similar_table.py.
+    ``method="auto"`` is exact up to ``exact_max_items`` items and
+    :data:`AUTO_INDEX` above; when that IVF index cannot reach its target recall
+    on its check sample within ``ivf.max_nprobe`` cells (vectors without cluster
+    structure), auto builds the faiss HNSW graph instead and records why.
+    ``"exact"``, ``"faiss-ivf"``, ``"faiss-hnsw"`` and
+    ``"usearch"`` force one. Each index has its own settings dataclass; the
+    defaults are the ones bench/similar_table.py picked (bench/README.md).
+    ``backend`` is the old name of ``method`` (``"faiss"`` meant HNSW) and still
+    works.
     """
 
     n_neighbours: int = 20
     exact_max_items: int = 20000
-    backend: str = "auto"  # "auto" | "exact" | "faiss"
+    method: str = "auto"
+    backend: str | None = None
     #: rows per block of exact search, at most; a block holds about
     #: rows * n_items * 16 bytes of temporaries, kept under max_block_mb
     block_rows: int = 1024
     max_block_mb: int = 256
-    hnsw_m: int = 32
-    ef_construction: int = 64
-    ef_search: int = 128
-    #: faiss threads; None keeps faiss's default (all cores)
+    ivf: IVFConfig = field(default_factory=IVFConfig)
+    hnsw: HNSWConfig = field(default_factory=HNSWConfig)
+    usearch: USearchConfig = field(default_factory=USearchConfig)
+    #: index threads; None uses every core this process may run on
     threads: int | None = None
+
+    def resolved_method(self, n_items: int) -> str:
+        """The method a catalogue of ``n_items`` gets (``auto`` decided)."""
+        method = self.method
+        if self.backend is not None:
+            method = "faiss-hnsw" if self.backend == "faiss" else self.backend
+        if method == "auto":
+            return "exact" if n_items <= self.exact_max_items else AUTO_INDEX
+        if method not in METHODS:
+            raise ValueError(f"unknown similarity method {method!r} (SimilarityConfig.method, "
+                             "formerly backend): use "
+                             + ", ".join(repr(m) for m in METHODS))
+        return method
 
 
 @dataclass
@@ -42,28 +83,49 @@ class SimilarTable:
     """``indices[i]``: the nearest items to item ``i`` (self excluded), ascending distance.
 
     ``distances`` are squared Euclidean distances between item vectors.
+    ``method`` names how the table was built and ``settings`` the parameters it
+    used (``{}`` for exact search), so a saved table says what it is.
     """
 
     indices: np.ndarray  # (n_items, n) int32
     distances: np.ndarray  # (n_items, n) float32
     method: str
+    settings: dict = field(default_factory=dict)
 
     @property
     def n_neighbours(self) -> int:
         return int(self.indices.shape[1])
 
+    def describe(self) -> str:
+        """``method(key=value,...)``: one line for logs and reports."""
+        if not self.settings:
+            return self.method
+        return self.method + "(" + ",".join(f"{k}={v}" for k, v in self.settings.items()) + ")"
+
     def to_extras(self) -> dict[str, np.ndarray]:
-        """The arrays a model bundle stores the table under."""
-        return {"similar_idx": self.indices, "similar_dist": self.distances}
+        """The arrays a model bundle stores the table under (method as JSON text)."""
+        text = json.dumps({"method": self.method, "settings": self.settings}, sort_keys=True)
+        return {"similar_idx": self.indices, "similar_dist": self.distances,
+                METHOD_EXTRA: np.asarray(text)}
 
     @classmethod
     def from_extras(cls, extras: dict | None) -> SimilarTable | None:
-        """The table a bundle was saved with, or None when it has none."""
+        """The table a bundle was saved with, or None when it has none.
+
+        Its ``method`` is ``"bundle"`` (serving reads that to know the table was
+        not rebuilt); how it was built is kept in ``settings["built_with"]`` with
+        that build's settings. Bundles saved before tables recorded their method
+        have no ``built_with``.
+        """
         extras = extras or {}
         if "similar_idx" not in extras or "similar_dist" not in extras:
             return None
+        settings = {}
+        if METHOD_EXTRA in extras:
+            info = json.loads(str(np.asarray(extras[METHOD_EXTRA])))
+            settings = {"built_with": str(info["method"]), **info["settings"]}
         return cls(np.asarray(extras["similar_idx"], np.int32),
-                   np.asarray(extras["similar_dist"], np.float32), method="bundle")
+                   np.asarray(extras["similar_dist"], np.float32), "bundle", settings)
 
     def neighbours(self, item_idx: int, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` nearest items of one item and their squared distances."""
@@ -73,23 +135,33 @@ class SimilarTable:
 
 def build_similar_table(item_vectors: np.ndarray,
                         config: SimilarityConfig | None = None) -> SimilarTable:
-    """Nearest neighbours of every item, exact or approximate per ``config``."""
+    """Nearest neighbours of every item, exact or approximate per ``config.method``."""
     config = config or SimilarityConfig()
     vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
     n_items = len(vectors)
     if n_items < 2:
         raise ValueError(f"a similar-items table needs at least 2 items, got {n_items}")
     n = min(config.n_neighbours, n_items - 1)
-    backend = config.backend
-    if backend == "auto":
-        backend = "exact" if n_items <= config.exact_max_items else "faiss"
-    if backend == "exact":
+    method = config.resolved_method(n_items)
+    if method == "exact":
         rows = max(1, min(config.block_rows, config.max_block_mb * 2**20 // (16 * n_items)))
         return _exact(vectors, n, rows)
-    if backend == "faiss":
-        return _faiss_hnsw(vectors, n, config)
-    raise ValueError(f"unknown similarity backend {config.backend!r}: "
-                     "use 'auto', 'exact' or 'faiss'")
+    threads = thread_count(config.threads)
+    if method == "faiss-ivf":
+        ivf = config.ivf
+        if config.method == "auto" and config.backend is None:  # auto may fall back
+            ivf = replace(ivf, on_miss="refuse")
+        try:
+            indices, distances, settings = faiss_ivf(vectors, n, ivf, threads)
+        except RecallMiss as miss:
+            indices, distances, settings = faiss_hnsw(vectors, n, config.hnsw, threads)
+            settings["instead_of"] = {"method": "faiss-ivf", **miss.settings}
+            method = "faiss-hnsw"
+    elif method == "faiss-hnsw":
+        indices, distances, settings = faiss_hnsw(vectors, n, config.hnsw, threads)
+    else:
+        indices, distances, settings = usearch_hnsw(vectors, n, config.usearch, threads)
+    return SimilarTable(indices, distances, method, settings)
 
 
 def exact_neighbours(vectors: np.ndarray, queries: np.ndarray, n: int,
@@ -125,33 +197,3 @@ def _exact(vectors: np.ndarray, n: int, block_rows: int) -> SimilarTable:
         indices[rows] = idx
         distances[rows] = dist
     return SimilarTable(indices, distances, method="exact")
-
-
-def _faiss_hnsw(vectors: np.ndarray, n: int, config: SimilarityConfig) -> SimilarTable:
-    import faiss
-
-    if config.threads is not None:
-        faiss.omp_set_num_threads(int(config.threads))
-    index = faiss.IndexHNSWFlat(vectors.shape[1], config.hnsw_m, faiss.METRIC_L2)
-    index.hnsw.efConstruction = config.ef_construction
-    index.add(vectors)
-    index.hnsw.efSearch = max(config.ef_search, n + 1)
-    dist, idx = index.search(vectors, n + 1)
-    indices, distances = _drop_self(idx, dist, n)
-    return SimilarTable(indices, distances,
-                        method=f"faiss-hnsw(M={config.hnsw_m},efC={config.ef_construction},"
-                               f"efS={config.ef_search})")
-
-
-def _drop_self(idx: np.ndarray, dist: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove each row's own index (usually first); keep ``n`` columns, ascending."""
-    rows = np.arange(len(idx))[:, None]
-    is_self = (idx == rows) | (idx < 0)
-    # stable sort pushes self / missing hits to the end, keeping the others' order
-    order = np.argsort(is_self, axis=1, kind="stable")[:, :n]
-    out_idx = np.take_along_axis(idx, order, axis=1).astype(np.int32)
-    out_dist = np.take_along_axis(dist, order, axis=1).astype(np.float32)
-    missing = np.take_along_axis(is_self, order, axis=1)
-    out_dist[missing] = np.inf
-    out_idx[missing] = -1
-    return out_idx, out_dist
