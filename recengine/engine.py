@@ -28,6 +28,7 @@ from .retrieval import (
     RetrievalConfig,
     RetrievalContext,
     RetrievalIndex,
+    Retrieved,
     build_retrieval_index,
     retrieve,
     top_genre_codes,
@@ -212,9 +213,15 @@ class Engine:
                   objective: Objective | None = None) -> RecommendationResult:
         """Top ``k`` for a known user (the served order unless an objective is given)."""
         u = int(self.data.user_index(user_id)[0])
-        cands = self.candidates_at(u, policy)
-        without = (self.candidates_at(u, None)
-                   if policy is not None and not policy.is_empty else None)
+        if policy is None or policy.is_empty:
+            return self.rank(self.candidates_at(u, policy), k, objective, int(user_id), None)
+        # the list without the policy (for what it displaced) shares this request's
+        # retrieval and ranking features: the policy acts after both, item by item
+        ctx, notes = self._user_context(u)
+        v_u = np.asarray(self.scorer.user_vector(u), dtype=np.float32)
+        bias, found = self.scorer.user_offset(u), retrieve(ctx)
+        without = self._candidates(u, ctx, v_u, bias, None, notes, found)
+        cands = self._candidates(u, ctx, v_u, bias, policy, notes, found, without)
         return self.rank(cands, k, objective, int(user_id), without)
 
     def recommend_new_user(self, profile: UserProfile, k: int = 10,
@@ -333,8 +340,17 @@ class Engine:
     # ----- internals ------------------------------------------------------------------
     def _candidates(self, u: int | None, ctx: RetrievalContext, v_u: np.ndarray,
                     user_bias: float, policy: ContentPolicy | None,
-                    notes: list[str]) -> Candidates:
-        found = retrieve(ctx)
+                    notes: list[str], found: Retrieved | None = None,
+                    unfiltered: Candidates | None = None) -> Candidates:
+        """Retrieve (or take ``found``), apply the policy, score.
+
+        Ranking features are always computed over everything retrieved, then the
+        rows of the items the policy keeps are taken (a row depends on its item,
+        its hits and the user only). So a request with a policy and the same
+        request's list without it (``unfiltered``, whose rows are reused) agree
+        to the last bit with every other caller of this method.
+        """
+        found = retrieve(ctx) if found is None else found
         items, demoted_mask, hits, (actions, demoted) = self._apply_policy(
             found.items, found.hits, policy)
         dots = (self.item_vectors[items] @ v_u).astype(np.float64)
@@ -342,7 +358,12 @@ class Engine:
         features = None
         served = dots
         if self.reranker is not None and len(items):
-            features = self._features(ctx, v_u, items, hits)
+            if unfiltered is not None and unfiltered.features is not None:
+                every = unfiltered.features
+            else:
+                every = self._features(ctx, v_u, found.items, found.hits)
+            features = every if len(items) == len(found.items) else \
+                every[np.isin(found.items, items)]
             served = self.reranker.score(features)
         return Candidates(u, v_u, float(user_bias), items, hits, demoted_mask, demoted,
                           actions, dots, ratings, np.asarray(served, np.float64), features,

@@ -65,11 +65,24 @@ class ItemModel:
 
     def strongest_seed(self, history: np.ndarray, item: int) -> int:
         """The history item that adds most to ``item``'s score (the "because of" item)."""
+        return int(self.strongest_seeds(history, np.asarray([item]))[0])
+
+    def strongest_seeds(self, history: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """:meth:`strongest_seed` of each of ``items`` (-1 where none), in one gather.
+
+        Why batched: the retrieval source asks for the seed of each of its 20
+        proposals on every request; one ``(history x proposals)`` slice of ``B``
+        costs what one item's lookup did.
+        """
+        items = np.asarray(items, np.int64)
+        out = np.full(len(items), -1, np.int64)
         rows = self._rows(history)
-        col = int(self.position[int(item)])
-        if not len(rows) or col < 0:
-            return -1
-        return int(self.items[rows[int(np.argmax(self.weights[rows, col]))]])
+        cols = self.position[items]
+        ok = cols >= 0
+        if len(rows) and ok.any():
+            best = np.argmax(self.weights[np.ix_(rows, cols[ok])], axis=0)
+            out[ok] = self.items[rows[best]]
+        return out
 
 
 def build_item_model(history: pd.DataFrame, n_items: int,

@@ -259,9 +259,9 @@ def item_model_source(ctx: RetrievalContext) -> list[Candidate]:
     top = np.argpartition(-scores, n - 1)[:n] if n else np.zeros(0, np.int64)
     top = top[np.lexsort((model.items[top], -scores[top]))]  # best first, ties by index
     cat, out = index.catalogue, []
-    for rank, row in enumerate(top.tolist(), start=1):
+    seeds = model.strongest_seeds(ctx.watched, model.items[top]).tolist()
+    for rank, (row, seed) in enumerate(zip(top.tolist(), seeds, strict=True), start=1):
         j = int(model.items[row])
-        seed = model.strongest_seed(ctx.watched, j)
         out.append(Candidate(j, SourceHit("item_model", {
             "rank": rank, "score": round(float(scores[row]), 4),
             "seed_item_id": int(cat.item_ids[seed]) if seed >= 0 else None,

@@ -260,3 +260,28 @@ def test_history_decides_what_is_watched_and_what_is_popular():
     only_in_test = set(split.test["i"]) - set(split.train["i"])
     listed = {j for top in index.top_in_genre + index.top_in_region for j in top.tolist()}
     assert only_in_test and not only_in_test & listed
+
+
+def test_a_policy_request_matches_its_parts_to_the_last_bit():
+    """recommend shares one retrieval and one feature pass between the list and the list
+    without the policy; what it returns is what the audits' two separate calls give."""
+    from recengine.reranker import FEATURES, Reranker
+
+    data = tiny_dataset(3, n_items=120, n_users=30)
+    engine = engine_for(data)
+    engine.reranker = Reranker(np.zeros(len(FEATURES)), np.ones(len(FEATURES)),
+                               np.linspace(1.0, -0.5, len(FEATURES)), 0.1)
+    caught = 0
+    for policy in (ContentPolicy(blocked_labels=("graphic_violence",)),
+                   ContentPolicy(rules=(PolicyRule("genre", "Drama", "demote"),))):
+        for user_id in data.users["user_id"].tolist():
+            u = int(data.user_index(user_id)[0])
+            got = engine.recommend(user_id, k=10, policy=policy)
+            apart = engine.rank(engine.candidates_at(u, policy), 10, None, user_id,
+                                engine.candidates_at(u, None))
+            assert [(i.item_id, i.score, i.contributions) for i in got.items] == \
+                [(i.item_id, i.score, i.contributions) for i in apart.items]
+            assert [a.item_id for a in got.displaced] == [a.item_id for a in apart.displaced]
+            assert [a.item_id for a in got.filtered] == [a.item_id for a in apart.filtered]
+            caught += len(got.displaced)
+    assert caught > 0, "the policies displaced shown items, so the shared path was exercised"

@@ -199,3 +199,20 @@ def test_item_model_is_eases_closed_form_on_the_most_watched_items():
     np.testing.assert_allclose(first, x[4] @ b, atol=1e-5)
     first[:] = -1.0  # a caller's edit does not reach the next request
     np.testing.assert_allclose(model.user_scores(seen), x[4] @ b, atol=1e-5)
+
+
+def test_the_item_models_seed_is_the_history_item_adding_most_by_hand():
+    from recengine.item_model import ItemModel
+
+    # B over items 0..3 (rows: the history item, columns: the scored item)
+    weights = np.array([[0.0, 0.5, 0.1, 0.0],
+                        [0.2, 0.0, 0.7, 0.0],
+                        [0.9, 0.3, 0.0, 0.0],
+                        [0.0, 0.0, 0.0, 0.0]], np.float32)
+    model = ItemModel(np.arange(4), np.array([0, 1, 2, 3, -1]), weights)
+    history = np.array([0, 1, 4])  # item 4 lies outside the model
+    # item 2: 0.1 from item 0, 0.7 from item 1 -> 1; item 3: all zero -> the first, 0;
+    # item 4 is not in the model -> none
+    assert model.strongest_seeds(history, np.array([2, 3, 4])).tolist() == [1, 0, -1]
+    assert model.strongest_seed(history, 2) == 1
+    assert model.user_scores(history).tolist() == pytest.approx([0.2, 0.5, 0.8, 0.0])
