@@ -16,10 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli_options import add_list_options, parse_weights  # light: no Keras
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from recengine.objectives import BASE_OBJECTIVES, DEFAULT_WEIGHTS, OBJECTIVES  # light: no Keras
-
     parser = argparse.ArgumentParser(prog="python -m audits",
                                      description="Audit a trained recommender.")
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -29,17 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="Markdown file to write")
     rep.add_argument("--json", help="also write the card as JSON here")
     rep.add_argument("--users", type=int, default=200, help="users sampled (default 200)")
-    rep.add_argument("--k", type=int, default=10, help="list length (default 10)")
-    rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--objective", default="served", choices=OBJECTIVES,
-                     help="the ordering the card describes (default served: what users get)")
-    default = ",".join(f"{DEFAULT_WEIGHTS[o]:g}" for o in BASE_OBJECTIVES)
-    rep.add_argument("--weights", default=default,
-                     help=f"blend weights rating,engagement,profit (default {default})")
-    rep.add_argument("--block-label", action="append", default=[],
-                     help="content label the policy removes (repeatable)")
-    rep.add_argument("--block-genre", action="append", default=[],
-                     help="genre the policy removes (repeatable)")
+    add_list_options(rep)
     rep.add_argument("--no-protocol", action="store_true",
                      help="skip the offline evaluation (faster)")
     rep.add_argument("--simulate-rounds", type=int, default=0,
@@ -54,15 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_batch_parser(sub)
     return parser
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    try:
-        r, e, p = (float(x) for x in text.split(","))
-    except ValueError:
-        raise ValueError(f"--weights must be three numbers 'rating,engagement,profit', "
-                         f"got {text!r}") from None
-    return {"rating": r, "engagement": e, "profit": p}
 
 
 def run_report(args) -> int:

@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from recengine.objectives import BASE_OBJECTIVES, DEFAULT_WEIGHTS, OBJECTIVES
+from .cli_options import add_list_options, parse_weights
 
 FILES = ("audit.json", "per_user.parquet")
 
@@ -28,31 +28,9 @@ def add_batch_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("batch", help="the bias and objectives audits over every user "
                                      "(on Ray or in-process)")
     add_batch_options(p)
-    p.add_argument("--k", type=int, default=10, help="list length (default 10)")
-    p.add_argument("--seed", type=int, default=0)
+    add_list_options(p)
     p.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples (default 500)")
-    p.add_argument("--objective", default="served", choices=OBJECTIVES,
-                   help="the ordering audited (default served: what users get)")
-    default = ",".join(f"{DEFAULT_WEIGHTS[o]:g}" for o in BASE_OBJECTIVES)
-    p.add_argument("--weights", default=default,
-                   help=f"blend weights rating,engagement,profit (default {default})")
-    p.add_argument("--block-label", action="append", default=[],
-                   help="content label the policy removes (repeatable)")
-    p.add_argument("--block-genre", action="append", default=[],
-                   help="genre the policy removes (repeatable)")
     return p
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """``"r,e,p"`` -> blend weights (here, not imported from ``__main__``: no import circle)."""
-    try:
-        values = [float(x) for x in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != len(BASE_OBJECTIVES):
-        raise ValueError(f"--weights must be three numbers 'rating,engagement,profit', "
-                         f"got {text!r}")
-    return dict(zip(BASE_OBJECTIVES, values, strict=True))
 
 
 def run_batch(args) -> int:
