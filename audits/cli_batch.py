@@ -1,7 +1,7 @@
 """``python -m audits batch --model DIR --out DIR [--ray ADDRESS] [--workers N]``.
 
-The bias and objectives audits over every user (not a sample), with the
-per-user work on recengine's batch machinery (:mod:`audits.batch_audit`). It
+The bias, objectives and content-filter audits over every user (not a sample),
+with the per-user work on recengine's batch machinery (:mod:`audits.batch_audit`). It
 lives under ``python -m audits`` rather than ``python -m recengine batch``
 because the audits are the audits package's and recengine never imports it.
 Writes ``audit.json`` (every figure) and ``per_user.parquet`` (the bias
@@ -25,8 +25,8 @@ def add_batch_parser(sub) -> argparse.ArgumentParser:
     """Register the ``batch`` verb on the ``python -m audits`` subparsers."""
     from recengine.cli.batch import add_batch_options
 
-    p = sub.add_parser("batch", help="the bias and objectives audits over every user "
-                                     "(on Ray or in-process)")
+    p = sub.add_parser("batch", help="the bias, objectives and content-filter audits over "
+                                     "every user (on Ray or in-process)")
     add_batch_options(p)
     add_list_options(p)
     p.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples (default 500)")

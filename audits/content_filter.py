@@ -130,25 +130,52 @@ def policy_actions(pools: dict[str, CandidatePool], lists_without: dict[str, lis
     return pd.DataFrame(rows, columns=cols)
 
 
-def audit_content_filter(objectives: ObjectiveSet, policy: ContentPolicy,
-                         config: ObjectiveAuditConfig | None = None) -> ContentFilterAudit:
-    """Each objective with and without ``policy`` on the same sampled users."""
-    cfg = config or ObjectiveAuditConfig()
-    eng, biz = objectives.engine, objectives.business
-    users = sample_users(eng.data.n_users, cfg.n_users, cfg.seed)
+def content_filter_parts(objectives: ObjectiveSet, users: np.ndarray, policy: ContentPolicy,
+                         cfg: ObjectiveAuditConfig) -> dict:
+    """One block of users' share of the audit: every list and slot, with and without ``policy``.
+
+    Per user only, so blocks of users (``python -m audits batch``) concatenate
+    into exactly what one pass over all of them gives (:func:`merge_content_parts`).
+    """
+    eng = objectives.engine
     pools = {"without": candidate_pool(eng, users, None),
              "with": candidate_pool(eng, users, policy)}
     lists: dict[str, dict[str, list[np.ndarray]]] = {"without": {}, "with": {}}
-    rows = []
+    slots: dict[str, dict[str, pd.DataFrame]] = {"without": {}, "with": {}}
     for name in OBJECTIVES:
         objective = objectives.objective(name, cfg.weights)
         for state, pool in pools.items():
             positions = rank_pool(pool, objective, cfg.k)
-            lst = pool_lists(pool, positions)
-            lists[state][name] = lst
-            slots = slot_frame(objectives, pool, positions, name)
+            lists[state][name] = pool_lists(pool, positions)
+            slots[state][name] = slot_frame(objectives, pool, positions, name)
+    cands = (np.concatenate([c.items for c in pools["without"].candidates]) if len(users)
+             else np.zeros(0, np.int64))
+    return {"lists": lists, "slots": slots, "candidates": cands,
+            "actions": policy_actions(pools, lists["without"], objectives)}
+
+
+def merge_content_parts(parts: list[dict]) -> dict:
+    """Blocks' parts, in user order, as one part."""
+    states = ("without", "with")
+    return {"lists": {st: {n: [x for p in parts for x in p["lists"][st][n]] for n in OBJECTIVES}
+                      for st in states},
+            "slots": {st: {n: pd.concat([p["slots"][st][n] for p in parts], ignore_index=True)
+                           for n in OBJECTIVES} for st in states},
+            "candidates": np.concatenate([p["candidates"] for p in parts]),
+            "actions": pd.concat([p["actions"] for p in parts], ignore_index=True)}
+
+
+def summarise_content_filter(objectives: ObjectiveSet, users: np.ndarray,
+                             policy: ContentPolicy, parts: dict,
+                             cfg: ObjectiveAuditConfig) -> ContentFilterAudit:
+    """The audit's figures from its parts (one pass, or merged blocks)."""
+    biz = objectives.business
+    lists, rows = parts["lists"], []
+    for name in OBJECTIVES:
+        for state in ("without", "with"):
+            slots = parts["slots"][state][name]
             rows.append({"objective": name, "policy": state,
-                         **flagged_exposure(lst, biz.flagged),
+                         **flagged_exposure(lists[state][name], biz.flagged),
                          "mean_predicted_rating": float(slots["predicted_rating"].mean()),
                          "expected_watch_minutes": float(slots["expected_watch_minutes"].mean()),
                          "expected_profit": float(slots["expected_profit"].mean())})
@@ -163,11 +190,10 @@ def audit_content_filter(objectives: ObjectiveSet, policy: ContentPolicy,
                           "lost_share": lost / sel["without"] if sel["without"] else np.nan})
     without = comparison[comparison["policy"] == "without"].set_index("objective")
     shares = {name: float(without.loc[name, "flagged_share"]) for name in OBJECTIVES}
-    cands = (np.concatenate([c.items for c in pools["without"].candidates]) if len(users)
-             else np.zeros(0, np.int64))
+    cands = parts["candidates"]
     amp = Amplification(float(biz.flagged.mean()),
                         float(biz.flagged[cands].mean()) if len(cands) else float("nan"), shares)
-    actions = policy_actions(pools, lists["without"], objectives)
+    actions = parts["actions"]
     shown = actions[f"shown_without_{SERVED}"] if len(actions) else pd.Series([], dtype=bool)
     counts = {"candidates_caught": int(len(actions)),
               "shown_slots_removed": int((shown & (actions["action"] == "removed")).sum()),
@@ -177,3 +203,12 @@ def audit_content_filter(objectives: ObjectiveSet, policy: ContentPolicy,
                                                    "sponsored_bid")]
     return ContentFilterAudit(comparison, pd.DataFrame(cost_rows), actions, amp, lists,
                               policy.describe(), simulated, users, counts)
+
+
+def audit_content_filter(objectives: ObjectiveSet, policy: ContentPolicy,
+                         config: ObjectiveAuditConfig | None = None) -> ContentFilterAudit:
+    """Each objective with and without ``policy`` on the same sampled users."""
+    cfg = config or ObjectiveAuditConfig()
+    users = sample_users(objectives.engine.data.n_users, cfg.n_users, cfg.seed)
+    parts = content_filter_parts(objectives, users, policy, cfg)
+    return summarise_content_filter(objectives, users, policy, parts, cfg)

@@ -25,6 +25,7 @@ from audits.batch_audit import batch_audit, to_dict
 from audits.bias import audit_bias
 from audits.card_data import ReportConfig
 from audits.card_format import jsonable
+from audits.content_filter import audit_content_filter, block_every_label
 from audits.objectives import audit_objectives
 from recengine.batch import BatchConfig, light_engine, split_blocks
 from recengine.batch.shipping import TowersNotShipped
@@ -142,7 +143,9 @@ def in_process_figures(subject: Subject, cfg: ReportConfig) -> dict:
                                                                            cfg.weights)
     bias = audit_bias(subject, every.bias_config(), served_order, every.policy_or_none)
     objectives = audit_objectives(objset, every.objective_config(), every.policy_or_none)
-    return {"bias": bias, "objectives": objectives}
+    content_policy = block_every_label(objset) if cfg.policy.is_empty else cfg.policy
+    content = audit_content_filter(objset, content_policy, every.objective_config())
+    return {"bias": bias, "objectives": objectives, "content": content}
 
 
 def test_audits_batch_on_ray_equals_the_in_process_audit(local_ray, model_dir, tmp_path):
@@ -159,6 +162,12 @@ def test_audits_batch_on_ray_equals_the_in_process_audit(local_ray, model_dir, t
     assert doc["bias"]["gaps"] == jsonable(ref["bias"].gaps)
     assert doc["objectives"]["metrics"] == jsonable(ref["objectives"].metrics.reset_index())
     assert doc["objectives"]["overlap"] == jsonable(ref["objectives"].overlap.reset_index())
+    content = doc["content_filter"]
+    assert content["comparison"] == jsonable(ref["content"].comparison)
+    assert content["cost"] == jsonable(ref["content"].cost)
+    assert content["counts"] == jsonable(ref["content"].counts)
+    assert content["amplification"] == jsonable(ref["content"].amplification.to_dict())
+    assert content["counts"]["candidates_caught"] > 0, "every label blocked: something caught"
     per_user = pd.read_parquet(out / "per_user.parquet")
     pd.testing.assert_frame_equal(per_user, ref["bias"].per_user.reset_index(drop=True),
                                   check_dtype=False)
@@ -177,6 +186,10 @@ def test_batch_audit_in_process_with_a_policy_and_another_order(model_dir):
     pd.testing.assert_frame_equal(got.bias.gaps, ref["bias"].gaps)
     pd.testing.assert_frame_equal(got.objectives.metrics, ref["objectives"].metrics)
     pd.testing.assert_frame_equal(got.objectives.slots, ref["objectives"].slots)
+    pd.testing.assert_frame_equal(got.content.comparison, ref["content"].comparison)
+    pd.testing.assert_frame_equal(got.content.cost, ref["content"].cost)
+    pd.testing.assert_frame_equal(got.content.actions, ref["content"].actions)
+    assert got.content.counts == ref["content"].counts
     assert to_dict(got)["where"] == "none"
 
 
