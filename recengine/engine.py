@@ -131,9 +131,21 @@ class Engine:
         ``hidden_sources`` are retrieval sources this request leaves out (a viewer
         control): they propose nothing and feed no ranking-stage feature.
         """
+        return self._known_user_candidates(u, policy, hidden_sources)[0]
+
+    def _known_user_candidates(self, u: int, policy: ContentPolicy | None,
+                               hidden_sources: frozenset[str] = frozenset(),
+                               with_unfiltered: bool = False
+                               ) -> tuple[Candidates, Candidates | None]:
+        """A known user's candidates; with ``with_unfiltered`` also the same request's
+        candidates without the policy, sharing its retrieval and feature pass."""
         ctx, notes = self._user_context(u, hidden=hidden_sources)
         v_u = np.asarray(self.scorer.user_vector(u), dtype=np.float32)
-        return self._candidates(u, ctx, v_u, self.scorer.user_offset(u), policy, notes)
+        bias, found = self.scorer.user_offset(u), retrieve(ctx)
+        if not with_unfiltered:
+            return self._candidates(u, ctx, v_u, bias, policy, notes, found), None
+        without = self._candidates(u, ctx, v_u, bias, None, notes, found)
+        return self._candidates(u, ctx, v_u, bias, policy, notes, found, without), without
 
     def candidates_without(self, user_id: int, removed_item_ids,
                            policy: ContentPolicy | None = None,
@@ -213,15 +225,10 @@ class Engine:
                   objective: Objective | None = None) -> RecommendationResult:
         """Top ``k`` for a known user (the served order unless an objective is given)."""
         u = int(self.data.user_index(user_id)[0])
-        if policy is None or policy.is_empty:
-            return self.rank(self.candidates_at(u, policy), k, objective, int(user_id), None)
-        # the list without the policy (for what it displaced) shares this request's
+        # with a policy, the list without it (for what it displaced) shares this request's
         # retrieval and ranking features: the policy acts after both, item by item
-        ctx, notes = self._user_context(u)
-        v_u = np.asarray(self.scorer.user_vector(u), dtype=np.float32)
-        bias, found = self.scorer.user_offset(u), retrieve(ctx)
-        without = self._candidates(u, ctx, v_u, bias, None, notes, found)
-        cands = self._candidates(u, ctx, v_u, bias, policy, notes, found, without)
+        cands, without = self._known_user_candidates(
+            u, policy, with_unfiltered=policy is not None and not policy.is_empty)
         return self.rank(cands, k, objective, int(user_id), without)
 
     def recommend_new_user(self, profile: UserProfile, k: int = 10,
