@@ -83,7 +83,9 @@ def audit_block(subject: Subject, users: np.ndarray, config: ReportConfig) -> di
     exposure = per_user_exposure(subject, users, served_lists, bias_cfg)
     accuracy = per_user_accuracy(subject, users, config.k, served_order, policy)
     content = content_filter_parts(objset, users, content_policy(subject, config),
-                                   config.objective_config())
+                                   config.objective_config(),
+                                   pool=pool if objset.engine is subject.served else None,
+                                   pool_policy=policy)
     return {"lists": lists, "slots": slots, "exposure": exposure, "accuracy": accuracy,
             TAIL_SHARE: exposure.attrs[TAIL_SHARE], "content": content}
 

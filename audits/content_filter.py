@@ -131,15 +131,23 @@ def policy_actions(pools: dict[str, CandidatePool], lists_without: dict[str, lis
 
 
 def content_filter_parts(objectives: ObjectiveSet, users: np.ndarray, policy: ContentPolicy,
-                         cfg: ObjectiveAuditConfig) -> dict:
+                         cfg: ObjectiveAuditConfig, pool: CandidatePool | None = None,
+                         pool_policy: ContentPolicy | None = None) -> dict:
     """One block of users' share of the audit: every list and slot, with and without ``policy``.
 
     Per user only, so blocks of users (``python -m audits batch``) concatenate
     into exactly what one pass over all of them gives (:func:`merge_content_parts`).
+    ``pool`` is these users' candidates under ``pool_policy`` (None: no policy),
+    already built by the caller: it stands in for the side it equals.
     """
     eng = objectives.engine
-    pools = {"without": candidate_pool(eng, users, None),
-             "with": candidate_pool(eng, users, policy)}
+
+    def side(wanted: ContentPolicy | None) -> CandidatePool:
+        if pool is not None and _same_policy(pool_policy, wanted):
+            return pool
+        return candidate_pool(eng, users, wanted)
+
+    pools = {"without": side(None), "with": side(policy)}
     lists: dict[str, dict[str, list[np.ndarray]]] = {"without": {}, "with": {}}
     slots: dict[str, dict[str, pd.DataFrame]] = {"without": {}, "with": {}}
     for name in OBJECTIVES:
@@ -152,6 +160,13 @@ def content_filter_parts(objectives: ObjectiveSet, users: np.ndarray, policy: Co
              else np.zeros(0, np.int64))
     return {"lists": lists, "slots": slots, "candidates": cands,
             "actions": policy_actions(pools, lists["without"], objectives)}
+
+
+def _same_policy(a: ContentPolicy | None, b: ContentPolicy | None) -> bool:
+    """Whether two policies (None or empty: none) filter the same way."""
+    a = None if a is None or a.is_empty else a
+    b = None if b is None or b.is_empty else b
+    return a == b
 
 
 def merge_content_parts(parts: list[dict]) -> dict:
