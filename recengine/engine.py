@@ -358,8 +358,9 @@ class Engine:
         to the last bit with every other caller of this method.
         """
         found = retrieve(ctx) if found is None else found
-        items, demoted_mask, hits, (actions, demoted) = self._apply_policy(
+        keep, demoted_mask, hits, (actions, demoted) = self._apply_policy(
             found.items, found.hits, policy)
+        items = found.items[keep]
         dots = (self.item_vectors[items] @ v_u).astype(np.float64)
         ratings = predict_ratings(self.scorer, v_u, user_bias, items)
         features = None
@@ -369,8 +370,7 @@ class Engine:
                 every = unfiltered.features
             else:
                 every = self._features(ctx, v_u, found.items, found.hits)
-            features = every if len(items) == len(found.items) else \
-                every[np.isin(found.items, items)]
+            features = every if len(items) == len(found.items) else every[keep]
             served = self.reranker.score(features)
         return Candidates(u, v_u, float(user_bias), items, hits, demoted_mask, demoted,
                           actions, dots, ratings, np.asarray(served, np.float64), features,
@@ -431,13 +431,14 @@ class Engine:
                                 frozenset(hidden)), notes
 
     def _apply_policy(self, items: np.ndarray, hits: list, policy: ContentPolicy | None):
+        """(keep mask over ``items``, demoted mask over the kept, kept hits, actions)."""
         if policy is None:
-            return items, np.zeros(len(items), bool), hits, ([], {})
+            return np.ones(len(items), bool), np.zeros(len(items), bool), hits, ([], {})
         keep, demoted, actions = policy.apply(self.index.catalogue, items)
-        items = items[keep]
+        kept = items[keep]
         hits = [h for h, ok in zip(hits, keep.tolist(), strict=True) if ok]
-        demoted_mask = np.fromiter((j in demoted for j in items.tolist()), bool, len(items))
-        return items, demoted_mask, hits, (actions, demoted)
+        demoted_mask = np.fromiter((j in demoted for j in kept.tolist()), bool, len(kept))
+        return keep, demoted_mask, hits, (actions, demoted)
 
 
 def _blend_parts(parts: np.ndarray, intercept: float, blend: VisitorBlend,

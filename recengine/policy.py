@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .results import PolicyAction
-from .retrieval import Catalogue
+from .retrieval import Catalogue, joined_tokens
 
 KINDS = ("label", "genre", "keyword", "item")
 ACTIONS = ("remove", "demote")
@@ -43,10 +43,26 @@ class PolicyRule:
             return int(catalogue.item_ids[j]) == int(self.value)
         value = str(self.value).lower()
         if self.kind == "label":
-            return value in _tokens(catalogue.labels[j])
+            return value in joined_tokens(catalogue.labels[j])
         if self.kind == "genre":
-            return value in _tokens(catalogue.genres[j])
+            return value in joined_tokens(catalogue.genres[j])
         return value in catalogue.titles[j].lower() or value in catalogue.tags[j].lower()
+
+    def match_mask(self, catalogue: Catalogue, items: np.ndarray) -> np.ndarray:
+        """:meth:`matches` for every item index in ``items`` at once (a bool array).
+
+        Labels and genres are looked up in the catalogue's token masks (built
+        once per catalogue), so a request pays one gather per rule, not a string
+        split per candidate; keywords and ids are checked on the candidates only.
+        """
+        items = np.asarray(items, dtype=np.int64)
+        if self.kind == "item":
+            return catalogue.item_ids[items] == int(self.value)
+        if self.kind in ("label", "genre"):
+            column = "labels" if self.kind == "label" else "genres"
+            return catalogue.token_mask(column, str(self.value))[items]
+        return np.fromiter((self.matches(catalogue, j) for j in items.tolist()),
+                           dtype=bool, count=len(items))
 
 
 @dataclass
@@ -98,10 +114,15 @@ class ContentPolicy:
         rules = self.all_rules()
         if not rules:
             return keep, demoted, actions
-        for pos, j in enumerate(np.asarray(items).tolist()):
-            rule = self.verdict(catalogue, j, rules)
-            if rule is None:
-                continue
+        items = np.asarray(items, dtype=np.int64)
+        hits = np.stack([r.match_mask(catalogue, items) for r in rules])  # (rules, items)
+        removing = np.array([r.action == "remove" for r in rules])
+        for pos in np.flatnonzero(hits.any(axis=0)).tolist():
+            j = int(items[pos])
+            matched = hits[:, pos]
+            # verdict()'s rule: the first removing match, else the first match
+            first = matched & removing if (matched & removing).any() else matched
+            rule = rules[int(np.argmax(first))]
             verb = "removed" if rule.action == "remove" else "demoted"
             actions.append(PolicyAction(int(catalogue.item_ids[j]), catalogue.titles[j], verb,
                                         rule.name))
@@ -127,6 +148,3 @@ class ContentPolicy:
                 parts.append(verb + "; ".join(chosen) + ".")
         return " ".join(parts)
 
-
-def _tokens(joined: str) -> set[str]:
-    return {t.strip().lower() for t in joined.split("|") if t.strip()}

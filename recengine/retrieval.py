@@ -75,6 +75,11 @@ class Candidate(NamedTuple):
     hit: SourceHit
 
 
+def joined_tokens(joined: str) -> set[str]:
+    """The lower-cased, stripped, non-empty parts of a "|"-joined column value."""
+    return {t.strip().lower() for t in joined.split("|") if t.strip()}
+
+
 class SourceSkipped(Exception):  # noqa: N818 - it is a signal, not a failure
     """Raised by a source that cannot run for this request; the reason is shown."""
 
@@ -88,6 +93,25 @@ class Catalogue:
     genres: np.ndarray  # object, "|"-joined
     labels: np.ndarray  # object, "|"-joined, "" when none
     tags: np.ndarray  # object, "|"-joined, "" when none
+    #: (column, lower-cased token) -> items carrying it; built on first ask (see token_mask)
+    _token_masks: dict[tuple[str, str], np.ndarray] = field(
+        default_factory=dict, repr=False, compare=False)
+
+    def token_mask(self, column: str, token: str) -> np.ndarray:
+        """Bool mask over the catalogue: items whose ``column`` (genres, labels) has ``token``.
+
+        A content policy asks the same few questions of every request's
+        candidates; answering them once per catalogue turns a per-candidate
+        string split into one array lookup. Case-insensitive, like the policy.
+        """
+        key = (column, token.strip().lower())
+        mask = self._token_masks.get(key)
+        if mask is None:
+            joined = {"genres": self.genres, "labels": self.labels}[column]
+            mask = np.fromiter((key[1] in joined_tokens(s) for s in joined.tolist()),
+                               dtype=bool, count=len(joined))
+            self._token_masks[key] = mask
+        return mask
 
     @classmethod
     def from_items(cls, items: pd.DataFrame) -> Catalogue:
@@ -175,13 +199,12 @@ def similar_source(ctx: RetrievalContext) -> list[Candidate]:
         raise SourceSkipped("no watched or rated items to find similar items for")
     n = min(cfg.similar_per_item, table.n_neighbours)
     idx, dist = table.indices[seeds, :n], table.distances[seeds, :n]
-    out = []
+    out: list[Candidate] = []
     for s, row_idx, row_dist in zip(seeds.tolist(), idx.tolist(), dist.tolist(), strict=True):
         seed_id, seed_title = int(cat.item_ids[s]), cat.titles[s]
-        for j, d in zip(row_idx, row_dist, strict=True):
-            if j >= 0:
-                out.append(Candidate(j, SourceHit("similar", {
-                    "seed_item_id": seed_id, "seed_title": seed_title, "distance": d})))
+        out += [Candidate(j, SourceHit("similar", {
+                    "seed_item_id": seed_id, "seed_title": seed_title, "distance": d}))
+                for j, d in zip(row_idx, row_dist) if j >= 0]
     return out
 
 
@@ -194,15 +217,14 @@ def cowatched_source(ctx: RetrievalContext) -> list[Candidate]:
     if len(seeds) == 0:
         raise SourceSkipped("no watched or rated items to find co-watched items for")
     n = min(cfg.cowatched_per_item, table.n_neighbours)
-    out = []
-    for s in seeds.tolist():
+    out: list[Candidate] = []
+    rows_idx, rows_sim = table.indices[seeds, :n].tolist(), table.similarity[seeds, :n].tolist()
+    for s, row_idx, row_sim in zip(seeds.tolist(), rows_idx, rows_sim, strict=True):
         seed_id, seed_title = int(cat.item_ids[s]), cat.titles[s]
-        for j, sim in zip(table.indices[s, :n].tolist(), table.similarity[s, :n].tolist(),
-                          strict=True):
-            if j >= 0:
-                out.append(Candidate(j, SourceHit("cowatched", {
+        out += [Candidate(j, SourceHit("cowatched", {
                     "seed_item_id": seed_id, "seed_title": seed_title,
-                    "similarity": round(sim, 4)})))
+                    "similarity": round(sim, 4)}))
+                for j, sim in zip(row_idx, row_sim) if j >= 0]
     return out
 
 
@@ -303,11 +325,13 @@ def retrieve(ctx: RetrievalContext) -> Retrieved:
         except SourceSkipped as exc:
             skipped[name] = str(exc)
             found = []
-        seen = set()
         for item_idx, hit in found:
-            seen.add(item_idx)
-            order.setdefault(item_idx, []).append(hit)
-        counts[f"source:{name}"] = len(seen)
+            hits = order.get(item_idx)
+            if hits is None:
+                order[item_idx] = [hit]
+            else:
+                hits.append(hit)
+        counts[f"source:{name}"] = len({c[0] for c in found})
     items = np.fromiter(order.keys(), dtype=np.int64, count=len(order))
     hits = list(order.values())
     counts["merged"] = len(items)

@@ -112,6 +112,11 @@ class Dataset:
     def user_index(self, user_ids) -> np.ndarray:
         """Dense indices of user ids; raises KeyError naming the unknown ids."""
         ids = np.atleast_1d(np.asarray(user_ids))
+        if len(ids) == 1:  # one request's user: a dict lookup, not a pandas reindex
+            pos = self._user_lookup.get(ids[0].item())
+            if pos is None:
+                raise KeyError(f"unknown user id(s): {ids.tolist()}")
+            return np.array([pos], dtype=np.int64)
         idx = self._user_pos.reindex(ids)
         if idx.isna().any():
             raise KeyError(f"unknown user id(s): {ids[idx.isna().to_numpy()][:5].tolist()}")
@@ -126,6 +131,11 @@ class Dataset:
         return self.has_column("users", "region")
 
     # ----- derived, cached -----------------------------------------------------------
+    @cached_property
+    def _user_lookup(self) -> dict:
+        """user id -> dense index, for single lookups (the same map as ``_user_pos``)."""
+        return dict(zip(self._user_pos.index.tolist(), self._user_pos.tolist(), strict=True))
+
     @cached_property
     def genre_names(self) -> list[str]:
         names: set[str] = set()

@@ -149,3 +149,13 @@ def test_large_catalogue_stays_sparse():
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValueError):
         SyntheticConfig(**bad)
+
+
+def test_one_user_lookup_agrees_with_the_many_users_lookup(small_synthetic):
+    ids = small_synthetic.users["user_id"].to_numpy()
+    many = small_synthetic.user_index(ids)
+    assert many.tolist() == list(range(len(ids)))
+    assert [int(small_synthetic.user_index(int(u))[0]) for u in ids[::7]] == many[::7].tolist()
+    assert small_synthetic.user_index(np.int64(ids[3])).tolist() == [3]
+    with pytest.raises(KeyError, match="unknown user id"):
+        small_synthetic.user_index(int(ids.max()) + 1)

@@ -73,3 +73,29 @@ def test_bad_rules_are_refused():
         PolicyRule("mood", "sad")
     with pytest.raises(ValueError, match="action"):
         PolicyRule("genre", "Horror", "hide")
+
+
+def test_token_masks_answer_like_reading_each_item():
+    assert CATALOGUE.token_mask("labels", " GRAPHIC_violence ").tolist() == [
+        False, True, False, False, True]
+    assert CATALOGUE.token_mask("genres", "horror").tolist() == [
+        False, True, False, True, False]
+    assert not CATALOGUE.token_mask("labels", "").any()  # an empty value matches nothing
+
+
+def test_apply_judges_every_candidate_as_verdict_does_one_at_a_time():
+    """The vectorised apply against verdict(), item by item, on mixed rules and orders."""
+    rng = np.random.default_rng(3)
+    rules = [PolicyRule("genre", "Horror", "demote"), PolicyRule("label", "drugs", "remove"),
+             PolicyRule("keyword", "scam", "demote"), PolicyRule("item", 10, "remove"),
+             PolicyRule("genre", "drama", "remove")]
+    for _ in range(25):
+        chosen = tuple(rules[i] for i in rng.permutation(len(rules))[:rng.integers(1, 6)])
+        policy = ContentPolicy(rules=chosen)
+        items = rng.permutation(5)[:rng.integers(1, 6)]
+        keep, demoted, actions = policy.apply(CATALOGUE, items)
+        expected = [(j, policy.verdict(CATALOGUE, int(j))) for j in items]
+        assert keep.tolist() == [r is None or r.action != "remove" for _, r in expected]
+        assert demoted == {int(j): r.name for j, r in expected
+                           if r is not None and r.action == "demote"}
+        assert [a.rule for a in actions] == [r.name for _, r in expected if r is not None]
