@@ -145,6 +145,20 @@ def _boot_figures(rng: np.random.Generator, num: np.ndarray, den: np.ndarray, n_
     return figs, var
 
 
+def bootstrap_critical_value(t_boot: np.ndarray, level: float) -> float:
+    """The ``ceil(level * (B + 1))``-th smallest of ``B`` bootstrap statistics.
+
+    Why not ``np.quantile``: its linear interpolation sits a fraction of an order
+    statistic lower, and a test that rejects above it does so a little more
+    often than ``1 - level`` (about 5.2% instead of 5% with 500 resamples). The
+    ``(B + 1)`` rule (Davison and Hinkley 1997, section 4.2) makes "the interval
+    excludes 0" the same decision as ``p_value <= 1 - level`` with two groups.
+    """
+    ordered = np.sort(np.asarray(t_boot, np.float64))
+    rank = min(len(ordered), int(np.ceil(level * (len(ordered) + 1) - 1e-9)))
+    return float(ordered[rank - 1])
+
+
 def _quantiles(level: float) -> tuple[float, float]:
     alpha = 1.0 - level
     return alpha / 2.0, 1.0 - alpha / 2.0
@@ -238,7 +252,7 @@ def group_gap(num, den, groups, transform: Transform = None,
     tol = 1e-12 * max(1.0, float(np.nanmax(np.abs(observed))))
     t_boot = _ratio_or_zero(np.abs(d_boot - d_obs), se_boot, tol).max(axis=1)
     t_obs = float(_ratio_or_zero(np.abs(d_obs), se_obs, tol).max())
-    crit = float(np.quantile(t_boot, config.level))
+    crit = bootstrap_critical_value(t_boot, config.level)
     p_value = (int(np.sum(t_boot >= t_obs)) + 1) / (config.n_boot + 1)
 
     hi, lo = int(np.argmax(observed)), int(np.argmin(observed))

@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audits.group_gaps import GapConfig, GapResult, group_gap, group_table, holm
+from audits.group_gaps import (
+    GapConfig,
+    GapResult,
+    bootstrap_critical_value,
+    group_gap,
+    group_table,
+    holm,
+)
 
 # ----- a tiny example worked by hand --------------------------------------------------
 # three users per group; each user's test-rating errors (prediction - truth)
@@ -155,6 +162,27 @@ def test_random_labels_over_many_small_groups_stay_near_nominal():
                            config=GapConfig(n_boot=300, seed=s)).excludes_zero
                  for s in range(200))
     assert alarms / 200 <= 0.08
+
+
+def test_critical_value_is_the_b_plus_one_order_statistic_by_hand():
+    t = np.arange(1.0, 20.0)  # B = 19: 0.95 * 20 = 19, the largest; 0.9 * 20 = 18
+    assert bootstrap_critical_value(t[::-1], 0.95) == 19.0
+    assert bootstrap_critical_value(t, 0.9) == 18.0
+    assert bootstrap_critical_value(np.arange(1.0, 501.0), 0.95) == 476.0  # ceil(475.95)
+    assert bootstrap_critical_value([3.0], 0.95) == 3.0  # too few resamples: the largest
+
+
+def test_with_two_groups_the_interval_and_the_p_value_make_one_decision():
+    rng = np.random.default_rng(11)
+    decisions = []
+    for seed in range(60):
+        values = rng.binomial(10, 0.3, 120) / 10
+        groups = np.repeat(["a", "b"], 60)
+        values = values + 0.04 * (groups == "a") * (seed % 2)
+        r = group_gap(values, 1.0, groups, config=GapConfig(n_boot=199, seed=seed))
+        decisions.append((r.excludes_zero, r.p_value <= 0.05))
+    assert all(a == b for a, b in decisions)
+    assert any(a for a, _ in decisions) and not all(a for a, _ in decisions)
 
 
 def planted(rng, delta: float, n_per_group: int = 150):
