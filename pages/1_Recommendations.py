@@ -108,6 +108,23 @@ def visitor_form() -> UserProfile:
     return state.visitor_profile()
 
 
+def settle_controls() -> None:
+    """Drop control values this engine cannot honour, before the list reads them.
+
+    A link or an earlier model may name a source this engine has no longer, or a
+    region it does not know; the controls panel would show them, so they are
+    settled before the list is made, not when the panel is drawn (after it).
+    """
+    sources = list(engine.config.retrieval.sources)
+    if any(s not in sources for s in st.session_state.get(state.C_HIDE) or ()):
+        st.session_state[state.C_HIDE] = [
+            s for s in st.session_state[state.C_HIDE] if s in sources]
+    if st.session_state.get(state.C_NON_PROFILING) and engine.index.region_names:
+        regions = [state.WHOLE_CATALOGUE, *engine.index.region_names]
+        if st.session_state.get(state.C_REGION) not in regions:
+            st.session_state[state.C_REGION] = state.WHOLE_CATALOGUE
+
+
 def controls_panel() -> None:
     """The viewer's controls; their values live in session state and in the link."""
     with st.expander("Your controls: what this list is based on", icon=":material/tune:",
@@ -123,11 +140,8 @@ def controls_panel() -> None:
                  help="0 keeps the order. Higher values trade each next item's score "
                       "against how alike it is (cosine of the item vectors) to the items "
                       "above it; the cost in mean predicted rating is shown.")
-        sources = list(engine.config.retrieval.sources)
-        if any(s not in sources for s in st.session_state.get(state.C_HIDE) or ()):
-            st.session_state[state.C_HIDE] = [
-                s for s in st.session_state[state.C_HIDE] if s in sources]
-        b.multiselect("Hide these sources", sources, key=state.C_HIDE, disabled=visitor,
+        b.multiselect("Hide these sources", list(engine.config.retrieval.sources),
+                      key=state.C_HIDE, disabled=visitor,
                       help="A hidden source proposes nothing and feeds no ranking feature "
                            "(known users only)." if not visitor else
                       "Hiding a source applies to known users' lists only.")
@@ -135,10 +149,8 @@ def controls_panel() -> None:
                  help="Popular in the whole catalogue or in the region you pick: nothing "
                       "about you is used (EU DSA Art. 38).")
         if st.session_state.get(state.C_NON_PROFILING) and engine.index.region_names:
-            regions = [state.WHOLE_CATALOGUE, *engine.index.region_names]
-            if st.session_state.get(state.C_REGION) not in regions:
-                st.session_state[state.C_REGION] = state.WHOLE_CATALOGUE
-            b.selectbox("Popular in", regions, key=state.C_REGION)
+            b.selectbox("Popular in", [state.WHOLE_CATALOGUE, *engine.index.region_names],
+                        key=state.C_REGION)
         b.radio("Not interested means", NI_MODES, key=state.C_NI_MODE, horizontal=True,
                 format_func=NI_WORDS.get, help=NI_HELP)
         dismissed = st.session_state.get(state.C_NI) or []
@@ -278,10 +290,16 @@ else:
     uid = state.selected_user()
     user_panel(uid)
     who = f"user {uid}"
-controls_panel()
+# the controls sit above the list but are drawn after it, into this slot: a first visit's
+# browser then builds the list first (the controls' widgets are the heavier part), while
+# the list reads the controls' values from session state, where they already are
+controls_slot = st.container()
+settle_controls()
 controls, problems = state.viewer_controls()
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
 objectives = state.get_objectives() if controls.objective != "served" else None
 show(apply_controls(engine, uid, k, controls, policy, objectives, profile=profile), who, uid,
      list(profile.genres) if profile is not None else None)
+with controls_slot:
+    controls_panel()
