@@ -238,6 +238,20 @@ def test_batch_audit_in_process_with_a_policy_and_another_order(model_dir):
     assert doc["protocol"] == {"skipped": "left out (--no-protocol)"}
 
 
+def test_the_verb_without_the_protocol_says_so(model_dir, tmp_path, capsys):
+    out = tmp_path / "audit"
+    assert audits_main(["batch", "--model", str(model_dir), "--out", str(out), "--k", str(K),
+                        "--n-boot", "20", "--ray", "none", "--no-protocol"]) == 0
+    doc = json.loads((out / "audit.json").read_text())
+    assert doc["protocol"] == {"skipped": "left out (--no-protocol)"}
+    assert doc["where"] == "none" and len(doc["tradeoff"]) == 16 and doc["sources"]["users"] == 150
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"wrote {out / 'audit.json'}")
+    assert lines[1].startswith("  sources of the 750 shown slots: ")
+    assert lines[2].startswith("  trade-off: 15 blend settings, ")
+    assert lines[3] == "  offline protocol: left out (--no-protocol)"
+
+
 def test_the_protocol_runs_once_in_process_too(model_dir):
     """``--ray none``: the protocol after the blocks, the same figures as the card's call."""
     subject = Subject.load(model_dir)
