@@ -4,7 +4,7 @@ The model card's audits over every user (not a sample): bias, objectives,
 content filter, trade-off sweep and source shares, with the per-user work on
 recengine's batch machinery (:mod:`audits.batch_audit`), and the offline
 protocol once, as one task beside the blocks (``--no-protocol`` leaves it out:
-on a large catalogue it is the slowest single piece). It
+no worker can share that task, and on a large catalogue it is long). It
 lives under ``python -m audits`` rather than ``python -m recengine batch``
 because the audits are the audits package's and recengine never imports it.
 Writes ``audit.json`` (every figure) and ``per_user.parquet`` (the bias
@@ -18,8 +18,12 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cli_options import add_list_options, parse_weights
+
+if TYPE_CHECKING:  # the verb loads the audit (and its heavy imports) inside run_batch
+    from .batch_audit import BatchAudit
 
 FILES = ("audit.json", "per_user.parquet")
 
@@ -34,8 +38,8 @@ def add_batch_parser(sub) -> argparse.ArgumentParser:
     add_list_options(p)
     p.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples (default 500)")
     p.add_argument("--no-protocol", action="store_true",
-                   help="leave out the offline protocol (it fits baselines on the whole "
-                        "catalogue: the slowest part on a large one)")
+                   help="leave out the offline protocol (one task that fits baselines on "
+                        "the whole catalogue: long on a large one)")
     return p
 
 
@@ -76,7 +80,7 @@ def run_batch(args) -> int:
     return 0
 
 
-def headlines(audit, k: int) -> list[str]:
+def headlines(audit: BatchAudit, k: int) -> list[str]:
     """A few lines of what the new-to-batch figures say; every figure is in audit.json."""
     src = audit.sources
     shares = ", ".join(f"{r['source']} {r['share']:.0%}" for r in src["sources"] if r["slots"])
