@@ -25,10 +25,12 @@ data in time and fits its baselines on the whole catalogue's train part. It
 runs **once**, as one Ray task beside the blocks on the same shipped subject
 (:class:`~recengine.batch.SideJob`; in-process after the blocks with
 ``--ray none``), with the model card's arguments, so its figures are the
-card's; :attr:`Protocol.where` says where it ran. It is one task no worker
-can share, and long on a large catalogue (EASE inverts an items x items
-matrix), so ``ReportConfig.include_protocol=False`` (``--no-protocol``) leaves
-it out.
+card's (to the bit where BLAS rounds alike: a Ray worker runs it one-threaded,
+and on a large catalogue a multi-threaded in-process run can round EASE's
+inverse differently in the last bits); :attr:`Protocol.where` says where it
+ran. It is one task no worker can share, and long on a large catalogue (EASE
+inverts an items x items matrix), so ``ReportConfig.include_protocol=False``
+(``--no-protocol``) leaves it out.
 """
 
 from __future__ import annotations
