@@ -13,8 +13,11 @@ user is served and comparing alternatives against it:
 * :mod:`audits.content_filter`: the content policy, with and without;
 * :mod:`audits.bias`: popularity bias, calibration, diversity, group gaps
   (:mod:`audits.group_gaps` for the intervals);
+* :mod:`audits.sources`: which retrieval sources fill the shown slots;
+* :mod:`audits.protocol`: the offline protocol with bootstrap intervals;
 * :mod:`audits.transparency`: what an end user is told;
-* :mod:`audits.report`: the model card (Markdown and JSON).
+* :mod:`audits.report`: the model card (Markdown and JSON);
+* :mod:`audits.batch_audit`: the card's audits over every user, on Ray workers.
 
 UI-free: the pages in ``pages/`` only show what these functions return.
 """

@@ -15,17 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recengine.evaluation import (
-    System,
-    ndcg_at_k_per_user,
-    recall_at_k_per_user,
-    relevant_by_user,
-    run_protocol,
-)
-from recengine.evaluation.systems import engine_system
 from recengine.objectives import BASE_OBJECTIVES, SERVED, normalise_weights
-from recengine.policy import ContentPolicy
-from recengine.ranking import Objective
 from recengine.subject import Subject
 
 from . import card_audit_sections as ca
@@ -36,92 +26,19 @@ from .card_format import SECTIONS, Section, jsonable, markdown_table
 from .content_filter import audit_content_filter, block_every_label
 from .objectives import audit_objectives, candidate_pool
 from .objectives import sample_users as _sample_users
+from .protocol import LEVEL, bootstrap_mean, protocol_figures
 from .simulation import run_study, study_arms
 from .simulation_config import SimulationConfig
 from .simulation_summary import summarise
 from .simulation_world import NoGroundTruth, World
+from .sources import source_slot_shares
 from .tradeoff import tradeoff_sweep
 from .transparency import statement
-
-LEVEL = 0.95
 
 
 def sample_users(subject: Subject, config: ReportConfig) -> np.ndarray:
     """The users every audit of the card samples (the audits' own rule and seed)."""
     return _sample_users(subject.data.n_users, config.n_users, config.seed)
-
-
-def source_slot_shares(subject: Subject, users, k: int, policy: ContentPolicy | None = None,
-                       objective: Objective | None = None) -> tuple[dict, list]:
-    """Share of shown slots with at least one hit from each retrieval source.
-
-    Over the served engine's top ``k`` (:meth:`Engine.recommend`) for ``users``
-    (dense indices); an item found by several sources counts for each, so the
-    shares can sum to more than 1. Returns the figures and the results.
-    """
-    data, engine = subject.data, subject.served
-    results = [engine.recommend(int(data.users["user_id"].iloc[u]), k, policy, objective)
-               for u in np.asarray(users, np.int64).tolist()]
-    slots = sum(len(r.items) for r in results)
-    counts: dict[str, int] = {s: 0 for s in engine.config.retrieval.sources}
-    several = 0
-    for r in results:
-        for it in r.items:
-            found = {h.source for h in it.sources}
-            several += len(found) > 1
-            for s in found:
-                counts[s] = counts.get(s, 0) + 1
-    rows = [{"source": s, "slots": n, "share": n / slots if slots else float("nan")}
-            for s, n in sorted(counts.items(), key=lambda kv: -kv[1])]
-    return {"users": len(results), "k": int(k), "slots": int(slots),
-            "several_sources_share": several / slots if slots else float("nan"),
-            "sources": rows}, results
-
-
-def bootstrap_mean(values, n_boot: int, seed: int = 0, level: float = LEVEL) -> dict:
-    """The mean with a percentile interval from resampling the values (users) ``n_boot`` times."""
-    v = np.asarray(values, np.float64)
-    v = v[np.isfinite(v)]
-    if not len(v):
-        return {"value": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-    idx = np.random.default_rng(seed).integers(0, len(v), size=(int(n_boot), len(v)))
-    means = v[idx].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return {"value": float(v.mean()), "ci_low": float(lo), "ci_high": float(hi)}
-
-
-def protocol_figures(subject: Subject, k: int = 10, n_boot: int = 500, seed: int = 0,
-                     include_baselines: bool = True) -> tuple[dict, dict]:
-    """:func:`run_protocol` on the subject's protocol engine, plus bootstrap intervals.
-
-    The pipeline is ``engine_system(subject.protocol)`` (the one protocol system
-    of the engine); its lists are recorded as the protocol asks for them, and the
-    per-user Recall@k and NDCG@k are recomputed from those very lists, so the
-    intervals sit around the protocol's own figures.
-    """
-    fit_pipeline = engine_system(subject.protocol)
-    seen: dict[int, list] = {}
-
-    def fit(train, train_data) -> System:
-        system = fit_pipeline(train, train_data)
-
-        def topk(users, kk):
-            lists = system.topk_fn(users, kk)
-            seen.update({int(u): list(lst) for u, lst in zip(users, lists, strict=True)})
-            return lists
-
-        return System(system.name, topk_fn=topk, predict_fn=system.predict_fn)
-
-    result = run_protocol(subject.data, {"pipeline": fit}, k=k,
-                          include_baselines=include_baselines)
-    relevant = relevant_by_user(subject.split.test)
-    users = sorted(relevant)
-    lists = [seen.get(u, []) for u in users]
-    rel = [relevant[u] for u in users]
-    out = {"users": len(users), "n_boot": int(n_boot), "level": LEVEL,
-           f"recall@{k}": bootstrap_mean(recall_at_k_per_user(lists, rel, k), n_boot, seed),
-           f"ndcg@{k}": bootstrap_mean(ndcg_at_k_per_user(lists, rel, k), n_boot, seed)}
-    return result, out
 
 
 def run_audits(subject: Subject, config: ReportConfig | None = None) -> AuditResults:
@@ -132,11 +49,15 @@ def run_audits(subject: Subject, config: ReportConfig | None = None) -> AuditRes
     served_order = None if cfg.objective == SERVED else active
     policy = cfg.policy_or_none
     users = sample_users(subject, cfg)
-    sources, results = source_slot_shares(subject, users, cfg.k, policy, served_order)
-    sponsored = subject.data.items["item_id"].to_numpy()[objset.business.sponsored]
-    example = statement(results[0], cfg.policy, sponsored.tolist()) if results else ""
-    ocfg = cfg.objective_config()
     pool = candidate_pool(subject.served, users, policy)
+    sources = source_slot_shares(subject, users, cfg.k, policy, served_order, pool=pool)
+    sponsored = subject.data.items["item_id"].to_numpy()[objset.business.sponsored]
+    example = ""
+    if len(users):  # what the first sampled user is told, from their served list
+        first = subject.served.recommend(int(subject.data.users["user_id"].iloc[int(users[0])]),
+                                         cfg.k, policy, served_order)
+        example = statement(first, cfg.policy, sponsored.tolist())
+    ocfg = cfg.objective_config()
     objectives = audit_objectives(objset, ocfg, policy, pool=pool)
     tradeoff = tradeoff_sweep(objset, ocfg, cfg.tradeoff_steps, policy, pool=pool)
     every_label = cfg.policy.is_empty
@@ -205,6 +126,6 @@ def build_report(subject: Subject, config: ReportConfig | None = None,
     return ModelCard(f"Model card: {subject.data.name}", sections)
 
 
-__all__ = ["SECTIONS", "AuditResults", "ModelCard", "ReportConfig", "Section",
+__all__ = ["LEVEL", "SECTIONS", "AuditResults", "ModelCard", "ReportConfig", "Section",
            "bootstrap_mean", "build_report", "jsonable", "markdown_table", "protocol_figures",
            "run_audits", "sample_users", "source_slot_shares"]

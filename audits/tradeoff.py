@@ -2,14 +2,19 @@
 
 Each blend setting orders the same candidate pool (:mod:`audits.objectives`);
 the served order is reported beside the sweep as the point every setting is
-compared with.
+compared with. The sweep is per-block sums (:func:`tradeoff_parts`) and a
+summary (:func:`summarise_tradeoff`), so ``python -m audits batch`` runs it over
+every user in blocks and gets the in-process figures.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from recengine.batch.sums import exact_partials, exact_total
 from recengine.objectives import SERVED, ObjectiveSet
 
 from .objectives import (
@@ -45,16 +50,91 @@ def pareto_front(points) -> np.ndarray:
     return keep
 
 
-def _means(objectives: ObjectiveSet, pool: CandidatePool, positions) -> dict[str, float]:
-    vals = {"rating": [], "engagement": [], "profit": []}
-    for cands, pos in zip(pool.candidates, positions, strict=True):
-        comp = objectives.components(cands)
-        for key in vals:
-            vals[key].append(comp[key][pos])
-    cat = {key: np.concatenate(v) if v else np.zeros(0) for key, v in vals.items()}
-    return {"mean_predicted_rating": float(cat["rating"].mean()),
-            "expected_watch_minutes": float(cat["engagement"].mean()),
-            "expected_profit": float(cat["profit"].mean())}
+#: the sweep's three figures per shown slot, and the component each one averages
+FIGURES = (("mean_predicted_rating", "rating"), ("expected_watch_minutes", "engagement"),
+           ("expected_profit", "profit"))
+
+
+@dataclass
+class TradeoffParts:
+    """A block of users' share of the sweep: per ordering, exact sums and slot counts.
+
+    The orderings are the served order first, then :func:`weight_grid`'s blends
+    in grid order. ``sums[o][figure]`` are the exact partials
+    (:func:`~recengine.batch.sums.exact_partials`) of the figure over ordering
+    ``o``'s shown slots and ``slots[o]`` how many there were, so blocks add up
+    (:func:`merge_tradeoff_parts`) to exactly the one-pass sums whatever the
+    blocks were, and the means (:func:`summarise_tradeoff`) are the same floats.
+    """
+
+    steps: int
+    sums: list[dict[str, tuple[float, ...]]]
+    slots: list[int]
+
+
+def tradeoff_parts(objectives: ObjectiveSet, pool: CandidatePool, k: int,
+                   steps: int = 5) -> TradeoffParts:
+    """The sweep's sums over ``pool``'s users: each ordering's top ``k``, every shown slot.
+
+    Per user only, so a batch block computes it from the candidate pool it
+    already built (``python -m audits batch``); the in-process sweep is this
+    over one pool, then :func:`summarise_tradeoff`.
+    """
+    grid = weight_grid(steps)  # refuses steps < 2 before any ranking
+    orders = [objectives.objective(SERVED)] + [objectives.objective("blend", w) for w in grid]
+    comps = [objectives.components(c) for c in pool.candidates]
+    sums, slots = [], []
+    for order in orders:
+        positions = rank_pool(pool, order, k)
+        sums.append({fig: exact_partials(np.concatenate(
+            [comp[key][pos] for comp, pos in zip(comps, positions, strict=True)])
+            if positions else np.zeros(0)) for fig, key in FIGURES})
+        slots.append(int(sum(len(pos) for pos in positions)))
+    return TradeoffParts(int(steps), sums, slots)
+
+
+def merge_tradeoff_parts(parts: list[TradeoffParts]) -> TradeoffParts:
+    """Blocks' parts as one: partials joined (their exact sums add), slot counts added."""
+    if not parts:
+        raise ValueError("no blocks to merge")
+    steps = parts[0].steps
+    if any(p.steps != steps for p in parts):
+        raise ValueError("blocks swept different grids")
+    n = len(parts[0].slots)
+    sums = [{fig: tuple(x for p in parts for x in p.sums[o][fig]) for fig, _ in FIGURES}
+            for o in range(n)]
+    return TradeoffParts(steps, sums, [sum(p.slots[o] for p in parts) for o in range(n)])
+
+
+def _means(sums: dict[str, tuple[float, ...]], slots: int) -> dict[str, float]:
+    """Each figure's mean per shown slot (nan when no slot was shown)."""
+    return {fig: exact_total([sums[fig]]) / slots if slots else float("nan")
+            for fig, _ in FIGURES}
+
+
+def summarise_tradeoff(parts: TradeoffParts) -> pd.DataFrame:
+    """The sweep's table from its sums: one row per weight triple, the served row first.
+
+    Columns: the weights, mean predicted rating (user value), expected watch
+    minutes and expected profit per shown slot; ``pareto`` marks blend settings
+    no other blend beats on all three, ``pareto_rating_profit`` and
+    ``pareto_rating_engagement`` the fronts of the two 2-D charts.
+    """
+    rows = [{"setting": "blend", "w_rating": w["rating"], "w_engagement": w["engagement"],
+             "w_profit": w["profit"], **_means(sums, slots)}
+            for w, sums, slots in zip(weight_grid(parts.steps), parts.sums[1:], parts.slots[1:],
+                                      strict=True)]
+    out = pd.DataFrame(rows)
+    cols = [fig for fig, _ in FIGURES]
+    r, e, p = (out[c].to_numpy() for c in cols)
+    out["pareto"] = pareto_front(np.column_stack([r, e, p]))
+    out["pareto_rating_profit"] = pareto_front(np.column_stack([r, p]))
+    out["pareto_rating_engagement"] = pareto_front(np.column_stack([r, e]))
+    served_row = pd.DataFrame([{"setting": SERVED, "w_rating": np.nan, "w_engagement": np.nan,
+                                "w_profit": np.nan, **_means(parts.sums[0], parts.slots[0]),
+                                "pareto": False, "pareto_rating_profit": False,
+                                "pareto_rating_engagement": False}])
+    return pd.concat([served_row, out], ignore_index=True)
 
 
 def tradeoff_sweep(objectives: ObjectiveSet, config: ObjectiveAuditConfig | None = None,
@@ -62,30 +142,14 @@ def tradeoff_sweep(objectives: ObjectiveSet, config: ObjectiveAuditConfig | None
                    ) -> pd.DataFrame:
     """One row per weight triple, plus the served order's row (``setting == "served"``).
 
-    Columns: the weights, mean predicted rating (user value), expected watch
-    minutes and expected profit per shown slot; ``pareto`` marks blend settings
-    no other blend beats on all three, ``pareto_rating_profit`` and
-    ``pareto_rating_engagement`` the fronts of the two 2-D charts.
+    :func:`tradeoff_parts` over the sampled users' pool, then
+    :func:`summarise_tradeoff`: the same two steps ``python -m audits batch``
+    runs over blocks of every user, so its sweep equals this one on the same
+    users (the means are correctly rounded exact sums over slot counts, the
+    same floats however the users were cut into blocks).
     """
     cfg = config or ObjectiveAuditConfig()
     eng = objectives.engine
     if pool is None:
         pool = candidate_pool(eng, sample_users(eng.data.n_users, cfg.n_users, cfg.seed), policy)
-    rows = []
-    for w in weight_grid(steps):
-        positions = rank_pool(pool, objectives.objective("blend", w), cfg.k)
-        rows.append({"setting": "blend", "w_rating": w["rating"],
-                     "w_engagement": w["engagement"], "w_profit": w["profit"],
-                     **_means(objectives, pool, positions)})
-    out = pd.DataFrame(rows)
-    cols = ["mean_predicted_rating", "expected_watch_minutes", "expected_profit"]
-    r, e, p = (out[c].to_numpy() for c in cols)
-    out["pareto"] = pareto_front(np.column_stack([r, e, p]))
-    out["pareto_rating_profit"] = pareto_front(np.column_stack([r, p]))
-    out["pareto_rating_engagement"] = pareto_front(np.column_stack([r, e]))
-    served = _means(objectives, pool, rank_pool(pool, objectives.objective(SERVED), cfg.k))
-    served_row = pd.DataFrame([{"setting": SERVED, "w_rating": np.nan, "w_engagement": np.nan,
-                                "w_profit": np.nan, **served, "pareto": False,
-                                "pareto_rating_profit": False,
-                                "pareto_rating_engagement": False}])
-    return pd.concat([served_row, out], ignore_index=True)
+    return summarise_tradeoff(tradeoff_parts(objectives, pool, cfg.k, steps))

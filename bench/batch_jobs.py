@@ -8,14 +8,16 @@ timed apart from the job:
 
 * ``batch recommend``: in-process (``--ray none``, the reference path), then a
   local Ray instance with 1 and with 2 workers;
-* the audits over every user (``python -m audits batch``'s work) with 1 and
-  2 workers;
+* the audits over every user (``python -m audits batch``'s work: bias,
+  objectives, content filter, trade-off sweep, source shares, and the offline
+  protocol once as a task beside the blocks unless ``--no-protocol``) with 1
+  and 2 workers;
 * each worker's peak resident memory (``ru_maxrss`` read inside the worker,
   after its last block), and the per-user recommend cost the paper estimate
   for 100M users in bench/README.md starts from.
 
     nice -n 5 python bench/batch_jobs.py [--users 10000] [--items 2000] [--model DIR]
-                                          [--jobs recommend,audit]
+                                          [--jobs recommend,audit] [--no-protocol]
 
 Writes bench/results/batch_jobs.json.
 """
@@ -128,6 +130,9 @@ def main() -> int:
                                     "when not given)")
     ap.add_argument("--jobs", default="recommend,audit",
                     help="which jobs to time (default recommend,audit)")
+    ap.add_argument("--no-protocol", action="store_true",
+                    help="leave the offline protocol out of the audit (as the timings "
+                         "before it joined the batch audit did)")
     ap.add_argument("--json", default=str(RESULTS / "batch_jobs.json"))
     args = ap.parse_args()
     spec = f"synthetic:users={args.users},items={args.items},seed=0"
@@ -155,11 +160,16 @@ def main() -> int:
                 manifest["cpu_seconds"])
 
     def audit(config):
-        done = batch_audit(subject, ReportConfig(k=args.k, n_boot=args.n_boot), config)
-        print(f"           audit: blocks {done.blocks_seconds:.1f} s, driver's summary "
-              f"{done.summary_seconds:.1f} s", flush=True)
+        done = batch_audit(subject, ReportConfig(k=args.k, n_boot=args.n_boot,
+                                                 include_protocol=not args.no_protocol),
+                           config)
+        protocol_s = done.protocol.seconds if done.protocol is not None else None
+        print(f"           audit: blocks {done.blocks_seconds:.1f} s (the protocol's task "
+              f"{'left out' if protocol_s is None else f'{protocol_s:.1f} s'} beside them), "
+              f"driver's summary {done.summary_seconds:.1f} s", flush=True)
         splits.append({"workers": config.workers, "blocks_s": round(done.blocks_seconds, 2),
-                       "summary_s": round(done.summary_seconds, 2)})
+                       "summary_s": round(done.summary_seconds, 2),
+                       "protocol_task_s": None if protocol_s is None else round(protocol_s, 2)})
         return done.peak_rss_bytes, done.cpu_seconds
 
     splits: list[dict] = []
@@ -186,6 +196,7 @@ def main() -> int:
               for (job, where), v in cpu.items()}
     result = {"data": spec, "users": data.n_users, "items": data.n_items,
               "ratings": len(data.interactions), "k": args.k, "n_boot": args.n_boot,
+              "audit_includes_protocol": not args.no_protocol,
               "train_s": train_s, "engine_build_s": build_s, "runs": rows,
               "ratios": ratios, "recommend_ms_per_user_in_process": per_user_ms,
               "block_cpu_ms_per_user": cpu_ms, "audit_splits": splits,

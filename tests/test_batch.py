@@ -3,13 +3,16 @@
 One local Ray instance of 2 workers is shared by the module (start-up costs
 10-20 s) and shut down after it; the jobs under test find it running and reuse
 it. Every comparison is against the in-process call on the same bundle:
-``Engine.recommend`` per user, the bundle's similar table, ``audit_bias`` and
-``audit_objectives`` over the same (all) users.
+``Engine.recommend`` per user, the bundle's similar table, ``audit_bias``,
+``audit_objectives``, ``audit_content_filter``, ``tradeoff_sweep`` and
+``source_slot_shares`` over the same (all) users, and ``protocol_figures``.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import operator
 import os
 import pickle
 import subprocess
@@ -26,11 +29,27 @@ from audits.bias import audit_bias
 from audits.card_data import ReportConfig
 from audits.card_format import jsonable
 from audits.content_filter import audit_content_filter, block_every_label
-from audits.objectives import audit_objectives
-from recengine.batch import BatchConfig, light_engine, split_blocks
+from audits.objectives import ObjectiveAuditConfig, audit_objectives, candidate_pool
+from audits.protocol import protocol_figures
+from audits.sources import (
+    merge_source_parts,
+    source_parts,
+    source_slot_shares,
+    summarise_sources,
+)
+from audits.tradeoff import (
+    merge_tradeoff_parts,
+    summarise_tradeoff,
+    tradeoff_parts,
+    tradeoff_sweep,
+    weight_grid,
+)
+from recengine.batch import BatchConfig, SideJob, light_engine, map_blocks, split_blocks
 from recengine.batch.shipping import TowersNotShipped
+from recengine.batch.sums import exact_partials, exact_total
 from recengine.cli import main as recengine_main
 from recengine.policy import ContentPolicy
+from recengine.ranking import rank_candidates
 from recengine.scoring import UserProfile
 from recengine.serving import load_serving_engine
 from recengine.subject import Subject
@@ -145,7 +164,14 @@ def in_process_figures(subject: Subject, cfg: ReportConfig) -> dict:
     objectives = audit_objectives(objset, every.objective_config(), every.policy_or_none)
     content_policy = block_every_label(objset) if cfg.policy.is_empty else cfg.policy
     content = audit_content_filter(objset, content_policy, every.objective_config())
-    return {"bias": bias, "objectives": objectives, "content": content}
+    tradeoff = tradeoff_sweep(objset, every.objective_config(), cfg.tradeoff_steps,
+                              every.policy_or_none)
+    sources = source_slot_shares(subject, np.arange(subject.data.n_users), cfg.k,
+                                 every.policy_or_none, served_order)
+    protocol = (protocol_figures(subject, cfg.k, cfg.n_boot, cfg.seed)
+                if cfg.include_protocol else None)
+    return {"bias": bias, "objectives": objectives, "content": content, "tradeoff": tradeoff,
+            "sources": sources, "protocol": protocol}
 
 
 def test_audits_batch_on_ray_equals_the_in_process_audit(local_ray, model_dir, tmp_path):
@@ -168,6 +194,19 @@ def test_audits_batch_on_ray_equals_the_in_process_audit(local_ray, model_dir, t
     assert content["counts"] == jsonable(ref["content"].counts)
     assert content["amplification"] == jsonable(ref["content"].amplification.to_dict())
     assert content["counts"]["candidates_caught"] > 0, "every label blocked: something caught"
+    # the sweep and the source shares over every user, the protocol once on a worker
+    assert doc["tradeoff"] == jsonable(ref["tradeoff"])
+    assert len(doc["tradeoff"]) == 1 + len(weight_grid(ReportConfig().tradeoff_steps))
+    assert doc["sources"] == jsonable(ref["sources"])
+    assert doc["sources"]["users"] == 150 and doc["sources"]["slots"] == 150 * K
+    protocol = doc["protocol"]
+    assert protocol["where"].startswith("ray local: one task beside the blocks (pid ")
+    figures, uncertainty = ref["protocol"]
+    # equal, not approximately: the worker runs the very call on the same arrays (its BLAS
+    # one thread, as Ray sets it; this data's 300x300 matrices run on one thread anyway)
+    assert protocol["figures"] == jsonable(figures)
+    assert protocol["uncertainty"] == jsonable(uncertainty)
+    assert {"popularity", "ease", "pipeline"} <= set(protocol["figures"])
     per_user = pd.read_parquet(out / "per_user.parquet")
     pd.testing.assert_frame_equal(per_user, ref["bias"].per_user.reset_index(drop=True),
                                   check_dtype=False)
@@ -179,7 +218,8 @@ def test_batch_audit_in_process_with_a_policy_and_another_order(model_dir):
     labels = sorted({t for v in subject.objectives.business.labels for t in str(v).split("|")
                      if t.strip()})
     cfg = ReportConfig(k=K, n_boot=N_BOOT, objective="blend",
-                       policy=ContentPolicy(blocked_labels=tuple(labels[:1])))
+                       policy=ContentPolicy(blocked_labels=tuple(labels[:1])),
+                       include_protocol=False, tradeoff_steps=3)
     got = batch_audit(subject, cfg, BatchConfig(ray="none", block_size=16))
     ref = in_process_figures(subject, cfg)
     assert got.bias.summary == ref["bias"].summary
@@ -190,7 +230,37 @@ def test_batch_audit_in_process_with_a_policy_and_another_order(model_dir):
     pd.testing.assert_frame_equal(got.content.cost, ref["content"].cost)
     pd.testing.assert_frame_equal(got.content.actions, ref["content"].actions)
     assert got.content.counts == ref["content"].counts
-    assert to_dict(got)["where"] == "none"
+    pd.testing.assert_frame_equal(got.tradeoff, ref["tradeoff"], check_exact=True)
+    assert got.sources == ref["sources"]
+    assert got.protocol is None
+    doc = to_dict(got)
+    assert doc["where"] == "none"
+    assert doc["protocol"] == {"skipped": "left out (--no-protocol)"}
+
+
+def test_the_verb_without_the_protocol_says_so(model_dir, tmp_path, capsys):
+    out = tmp_path / "audit"
+    assert audits_main(["batch", "--model", str(model_dir), "--out", str(out), "--k", str(K),
+                        "--n-boot", "20", "--ray", "none", "--no-protocol"]) == 0
+    doc = json.loads((out / "audit.json").read_text())
+    assert doc["protocol"] == {"skipped": "left out (--no-protocol)"}
+    assert doc["where"] == "none" and len(doc["tradeoff"]) == 16 and doc["sources"]["users"] == 150
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"wrote {out / 'audit.json'}")
+    assert lines[1].startswith("  sources of the 750 shown slots: ")
+    assert lines[2].startswith("  trade-off: 15 blend settings, ")
+    assert lines[3] == "  offline protocol: left out (--no-protocol)"
+
+
+def test_the_protocol_runs_once_in_process_too(model_dir):
+    """``--ray none``: the protocol after the blocks, the same figures as the card's call."""
+    subject = Subject.load(model_dir)
+    got = batch_audit(subject, ReportConfig(k=K, n_boot=N_BOOT),
+                      BatchConfig(ray="none", block_size=75))
+    figures, uncertainty = protocol_figures(subject, K, N_BOOT, 0)
+    assert got.protocol.where == "in-process, after the blocks"
+    assert got.protocol.figures == figures and got.protocol.uncertainty == uncertainty
+    assert got.protocol.seconds > 0
 
 
 def test_the_engine_is_put_into_the_object_store_once(local_ray, engine, tmp_path,
@@ -262,3 +332,105 @@ def test_a_local_instance_starts_and_stops_with_no_log_spam(model_dir, small_tra
         done.stdout.count("\n") == 1
     table = pd.read_parquet(tmp_path / "similar")
     assert len(table) == small_trained[1].extras["similar_idx"].size  # the whole table
+
+
+# ----- the per-block split of the sweep and the source shares, by hand ----------------
+def test_exact_partials_add_up_across_blocks_to_the_one_pass_sum():
+    rng = np.random.default_rng(0)
+    values = rng.normal(3, 1, 5000) * 10.0 ** rng.integers(-8, 8, 5000)  # hard to round
+    whole = math.fsum(values.tolist())
+    for n_blocks in (1, 2, 7, 5000):
+        parts = [exact_partials(b) for b in np.array_split(values, n_blocks)]
+        assert exact_total(parts) == whole
+    assert exact_partials([]) == () and exact_total([]) == 0.0
+    assert exact_partials([0.1, 0.2, -0.3]) == (pytest.approx(2.7755575615628914e-17),)
+    assert math.isnan(exact_total([exact_partials([1.0, float("nan")])]))
+
+
+def test_two_blocks_of_the_sweep_and_the_sources_add_up_to_one(model_dir):
+    """The per-block split by hand: users 0-59 and 60-149 merged equal one block of all."""
+    subject = Subject.load(model_dir)
+    objset, engine = subject.objectives, subject.served
+    users = np.arange(subject.data.n_users)
+    a, b = users[:60], users[60:]
+    pool_a, pool_b = candidate_pool(engine, a), candidate_pool(engine, b)
+    whole = candidate_pool(engine, users)
+    steps = 3
+    ta, tb = tradeoff_parts(objset, pool_a, K, steps), tradeoff_parts(objset, pool_b, K, steps)
+    merged = merge_tradeoff_parts([ta, tb])
+    one = tradeoff_parts(objset, whole, K, steps)
+    assert merged.slots == one.slots == [ta.slots[o] + tb.slots[o] for o in range(7)]
+    assert one.slots[0] == 150 * K
+    pd.testing.assert_frame_equal(summarise_tradeoff(merged), summarise_tradeoff(one),
+                                  check_exact=True)
+    # the served row's rating, by hand: every shown slot's predicted rating, fsum / slots
+    served = objset.objective("served")
+    ratings = [c.ratings[rank_candidates(c, K, served)] for c in whole.candidates]
+    by_hand = math.fsum(np.concatenate(ratings).tolist()) / (150 * K)
+    sweep = summarise_tradeoff(merged)
+    assert sweep.iloc[0]["mean_predicted_rating"] == by_hand
+    assert sweep.equals(tradeoff_sweep(objset, ObjectiveAuditConfig(n_users=150, k=K), steps))
+    # sources: counts of two blocks added by hand equal one block's
+    sa, sb = source_parts(engine, pool_a, K), source_parts(engine, pool_b, K)
+    one_s = source_parts(engine, whole, K)
+    assert {s: sa.counts[s] + sb.counts[s] for s in one_s.counts} == one_s.counts
+    assert (sa.slots + sb.slots, sa.several + sb.several, sa.users + sb.users) == \
+        (one_s.slots, one_s.several, one_s.users)
+    assert (one_s.slots, one_s.users) == (150 * K, 150)
+    assert summarise_sources(merge_source_parts([sa, sb])) == summarise_sources(one_s)
+
+
+def test_the_pools_sources_are_the_served_lists_sources_for_every_user(model_dir):
+    """What the source shares count is what Engine.recommend serves, item and source, for
+    every user: no policy and the served order, then a policy under the blend order."""
+    subject = Subject.load(model_dir)
+    engine, objset = subject.served, subject.objectives
+    labels = sorted({t for v in objset.business.labels for t in str(v).split("|")
+                     if t.strip()})
+    ids = engine.data.items["item_id"].to_numpy()
+    users = np.arange(engine.data.n_users)
+    cases = ((None, None), (ContentPolicy(blocked_labels=tuple(labels[:2])),
+                            objset.objective("blend")))
+    for policy, objective in cases:
+        pool = candidate_pool(engine, users, policy)
+        for u, cands in zip(users.tolist(), pool.candidates, strict=True):
+            uid = int(engine.data.users["user_id"].iloc[u])
+            result = engine.recommend(uid, K, policy, objective)
+            pos = rank_candidates(cands, K, objective or engine.served_objective)
+            assert ids[cands.items[pos]].tolist() == [it.item_id for it in result.items]
+            assert [cands.hits[p] for p in pos.tolist()] == [it.sources for it in result.items]
+        figures = source_slot_shares(subject, users, K, policy, objective, pool=pool)
+        assert figures == source_slot_shares(subject, users, K, policy, objective)
+        counted: dict[str, int] = {}
+        for uid in engine.data.users["user_id"].tolist():
+            for it in engine.recommend(int(uid), K, policy, objective).items:
+                for src in {h.source for h in it.sources}:
+                    counted[src] = counted.get(src, 0) + 1
+        assert {r["source"]: r["slots"] for r in figures["sources"] if r["slots"]} == counted
+
+
+def test_a_side_job_runs_once_beside_the_blocks(local_ray):
+    """``fn(shared, block)`` per block and ``side(shared, *args)`` once, both on workers
+    (operator.add: workers import a task's function by name, and this module is not
+    importable there)."""
+    blocks = split_blocks(10, 3)
+    run = map_blocks(operator.add, 100, blocks, BatchConfig(),
+                     side=SideJob(operator.add, (5,)))
+    assert [r.tolist() for r in run.results] == [[100, 101, 102], [103, 104, 105],
+                                                 [106, 107, 108], [109]]
+    assert run.side.value == 105 and run.side.pid != os.getpid()  # on a worker
+    assert run.side.pid in run.peak_rss_bytes and run.side.seconds >= 0
+    here = map_blocks(operator.add, 100, blocks, BatchConfig(ray="none"),
+                      side=SideJob(operator.add, (5,)))
+    assert here.side.value == 105 and here.side.pid == os.getpid()
+    assert map_blocks(operator.add, 0, blocks, BatchConfig(ray="none")).side is None
+
+
+def test_a_batch_worker_imports_no_keras_for_the_whole_audit():
+    """The protocol and the source shares run on workers: their modules stay Keras-free."""
+    code = ("import sys, audits.batch_audit, audits.protocol, audits.sources; "
+            "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO_ROOT,
+                          check=True, env=env)
+    assert done.stdout.decode().strip().splitlines()[-1] == "[]"

@@ -2,7 +2,9 @@
 
 * :mod:`.blocks`: ids cut into blocks, the unit of work a worker gets;
 * :mod:`.shipping`: the engine made light to ship (arrays, no Keras);
-* :mod:`.runner`: ship it once, map a block function, gather in order;
+* :mod:`.runner`: ship it once, map a block function, gather in order (and
+  run one whole-data side job on the same shipped object);
+* :mod:`.sums`: exact sums, so means over blocks equal one pass's;
 * :mod:`.recommend`, :mod:`.similar`: the two jobs recengine itself runs;
 * :mod:`.parquet`: block results written as a Parquet data set.
 
@@ -13,8 +15,8 @@ audits.
 """
 
 from .blocks import split_blocks
-from .runner import BatchConfig, BlockRun, map_blocks
+from .runner import BatchConfig, BlockRun, SideJob, SideRun, map_blocks
 from .shipping import light_engine, light_subject
 
-__all__ = ["BatchConfig", "BlockRun", "light_engine", "light_subject", "map_blocks",
-           "split_blocks"]
+__all__ = ["BatchConfig", "BlockRun", "SideJob", "SideRun", "light_engine", "light_subject",
+           "map_blocks", "split_blocks"]

@@ -81,6 +81,29 @@ class BatchConfig:
                              f"{exc.strerror or type(exc).__name__}") from None
 
 
+@dataclass(frozen=True)
+class SideJob:
+    """One more task on the shipped object, run once: ``fn(shared, *args)``.
+
+    For whole-data work that belongs with a job but is not per block (the
+    audits' offline protocol fits baselines on the whole catalogue). ``fn``
+    must be a module-level function, as a block function must.
+    """
+
+    fn: Callable
+    args: tuple = ()
+
+
+@dataclass
+class SideRun:
+    """A side job's result and where and how long it ran."""
+
+    value: object
+    pid: int
+    seconds: float  # wall time inside the task
+    cpu_seconds: float
+
+
 @dataclass
 class BlockRun:
     """Each block's result in block order, and each process's peak resident memory."""
@@ -90,6 +113,7 @@ class BlockRun:
     where: str = IN_PROCESS
     #: CPU seconds the block functions used, summed over blocks (all their threads)
     cpu_seconds: float = 0.0
+    side: SideRun | None = None  # the side job's run, when one was given
 
 
 def peak_rss_bytes() -> int:
@@ -105,12 +129,20 @@ def run_block(fn: Callable, shared, block: np.ndarray, args: tuple) -> tuple:
     return value, os.getpid(), peak_rss_bytes(), time.process_time() - cpu
 
 
+def run_side(job: SideJob, shared) -> tuple:
+    """The side job, as every path runs it: the result, pid, peak RSS, CPU and wall time."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    value = job.fn(shared, *job.args)
+    return (value, os.getpid(), peak_rss_bytes(), time.process_time() - cpu,
+            time.perf_counter() - wall)
+
+
 #: on a Ray worker: the shared object last deserialised, by its ObjectRef's id
 _WORKER_CACHE: dict[str, object] = {}
 
 
-def _run_ray_block(fn: Callable, wrapped_ref: list, block: np.ndarray, args: tuple) -> tuple:
-    """A Ray task: resolve the shared object once per worker process, then run the block."""
+def _shared_on_worker(wrapped_ref: list):
+    """The shared object, deserialised once per worker process and kept for later tasks."""
     import ray
 
     ref = wrapped_ref[0]
@@ -118,7 +150,17 @@ def _run_ray_block(fn: Callable, wrapped_ref: list, block: np.ndarray, args: tup
     if key not in _WORKER_CACHE:
         _WORKER_CACHE.clear()  # one job's object at a time
         _WORKER_CACHE[key] = ray.get(ref)
-    return run_block(fn, _WORKER_CACHE[key], block, args)
+    return _WORKER_CACHE[key]
+
+
+def _run_ray_block(fn: Callable, wrapped_ref: list, block: np.ndarray, args: tuple) -> tuple:
+    """A Ray task: resolve the shared object once per worker process, then run the block."""
+    return run_block(fn, _shared_on_worker(wrapped_ref), block, args)
+
+
+def _run_ray_side(job: SideJob, wrapped_ref: list) -> tuple:
+    """A Ray task: the side job on the same shared object."""
+    return run_side(job, _shared_on_worker(wrapped_ref))
 
 
 def _import_ray():
@@ -159,18 +201,29 @@ def start_ray(config: BatchConfig) -> bool:
 
 def map_blocks(fn: Callable, shared, blocks: Sequence[np.ndarray],
                config: BatchConfig | None = None, args: tuple = (),
-               on_result: Callable[[int, object], None] | None = None) -> BlockRun:
+               on_result: Callable[[int, object], None] | None = None,
+               side: SideJob | None = None) -> BlockRun:
     """``fn(shared, block, *args)`` for every block, results gathered in block order.
 
     ``fn`` must be a module-level function (workers import it by name).
     ``on_result(i, result)``, when given, receives each result in block order as
     soon as it and every earlier one are in (a writer can stream them to disk)
     and the result is not kept in :attr:`BlockRun.results` (None there).
+    ``side``, when given, runs once on the same shipped object
+    (:attr:`BlockRun.side`): on Ray as one task submitted before the blocks, so
+    a worker starts on it at once and the others take the blocks meanwhile;
+    in-process after the blocks. Its CPU time is its own, not in
+    :attr:`BlockRun.cpu_seconds`; its process's memory is in the peaks.
     """
     config = config or BatchConfig()
     results: list = []
     peaks: dict[int, int] = {}
     cpu = [0.0]
+
+    def took_side(out: tuple) -> SideRun:
+        value, pid, rss, cpu_s, wall_s = out
+        peaks[pid] = max(peaks.get(pid, 0), rss)
+        return SideRun(value, pid, wall_s, cpu_s)
 
     def take(i: int, out: tuple) -> None:
         value, pid, rss, cpu_s = out
@@ -184,21 +237,29 @@ def map_blocks(fn: Callable, shared, blocks: Sequence[np.ndarray],
     if config.in_process:
         for i, block in enumerate(blocks):
             take(i, run_block(fn, shared, block, args))
-        return BlockRun(results, peaks, IN_PROCESS, cpu[0])
+        done = took_side(run_side(side, shared)) if side is not None else None
+        return BlockRun(results, peaks, IN_PROCESS, cpu[0], done)
     ray = _import_ray()
     started = start_ray(config)
+
+    def get(future):
+        try:
+            return ray.get(future)
+        except ray.exceptions.RayTaskError as exc:
+            raise exc.as_instanceof_cause() from None
+
     try:
         ref = ray.put(shared)  # once: every task gets this reference
+        side_future = (ray.remote(_run_ray_side).remote(side, [ref])
+                       if side is not None else None)
         task = ray.remote(_run_ray_block)
         futures = [task.remote(fn, [ref], block, args) for block in blocks]
         for i, future in enumerate(futures):
-            try:
-                take(i, ray.get(future))
-            except ray.exceptions.RayTaskError as exc:
-                raise exc.as_instanceof_cause() from None
+            take(i, get(future))
             futures[i] = None  # let the store free each result once taken
+        done = took_side(get(side_future)) if side_future is not None else None
         where = "ray local" if str(config.ray).lower() == LOCAL else f"ray {config.ray}"
-        return BlockRun(results, peaks, where, cpu[0])
+        return BlockRun(results, peaks, where, cpu[0], done)
     finally:
         if started:
             ray.shutdown()

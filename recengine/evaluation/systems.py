@@ -26,7 +26,7 @@ import pandas as pd
 from ..bundle import ModelBundle
 from ..cf import CFConfig, CFModel, train_cf
 from ..config import TrainConfig
-from ..engine import Engine, EngineConfig
+from ..engine import EngineConfig
 from ..fit import train_two_tower
 from ..model import ModelConfig
 from ..schema import Dataset
@@ -34,6 +34,7 @@ from ..scoring import UserProfile
 from ..serving import protocol_engine
 from ..split import temporal_split
 from .cold_start import ColdFit, ColdScoreFn
+from .engine_system import engine_system
 from .metrics import (
     hit_matrix,
     mean_over_users,
@@ -108,26 +109,6 @@ def two_tower_system(config: TrainConfig | None = None, name: str = "two_tower")
     def fit(train: pd.DataFrame, data: Dataset) -> System:
         bundle = fit_bundle(config, train, data)
         return System(name, score_fn=bundle.scores_for_users, predict_fn=bundle.predict)
-
-    return fit
-
-
-def engine_system(engine: Engine, name: str = "pipeline") -> SystemFit:
-    """The one way a protocol engine becomes a protocol system: the served order, top k.
-
-    Its lists are :meth:`Engine.recommend_topk_batch` (the order
-    :meth:`Engine.recommend` serves) and its ratings :meth:`Engine.pair_ratings`
-    (the one rating prediction). The fit refuses a train split other than the
-    history the engine reads, so a figure can never come from an engine that saw
-    test ratings.
-    """
-    def fit(train: pd.DataFrame, data: Dataset) -> System:
-        if len(train) != len(engine.history):
-            raise ValueError(f"the engine reads {len(engine.history)} interactions, the "
-                             f"protocol's train split has {len(train)}: its figures would "
-                             "leak test ratings")
-        return System(name, topk_fn=engine.recommend_topk_batch,
-                      predict_fn=engine.pair_ratings)
 
     return fit
 
