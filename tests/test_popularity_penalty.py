@@ -164,3 +164,44 @@ def test_reference_coverage_matches_an_independent_ease():
     shown = {int(j) for u in users for j in np.argsort(-s[u], kind="stable")[:3]}
     got = reference_coverage(history, users, n_items, n_users, k=3)
     assert got == len(shown) / n_items
+
+
+def test_the_served_list_carries_the_penalty_as_its_own_exact_part(small_trained):
+    """recommend, the batch path and a visitor's list all go through the penalised stage."""
+    from recengine.counterfactual import score_breakdown
+    from recengine.engine import Engine
+    from recengine.scoring import UserProfile
+    from recengine.split import temporal_split
+
+    data, bundle = small_trained
+    train = temporal_split(data.interactions).train
+    engine = Engine.build(data, bundle, history=train)
+    base = engine.reranker.base if isinstance(engine.reranker, PenalisedStage) \
+        else engine.reranker
+    assert base is not None  # either stage: the penalty rides on any
+    penalty = PopularityPenalty(0.7, 2.0, 1.5)
+    engine.reranker = PenalisedStage(base, penalty)
+    counts = np.bincount(engine.history["i"], minlength=data.n_items)
+    ids = data.items["item_id"].to_numpy()
+    for user_id in data.users["user_id"].iloc[:5].tolist():
+        result = engine.recommend(user_id, 10)
+        u = int(data.user_index(user_id)[0])
+        assert [ids[j] for j in engine.recommend_topk_batch([u], 10)[0]] == \
+            [it.item_id for it in result.items]
+        for it in result.items:
+            assert sum(it.contributions.values()) + result.intercept == \
+                pytest.approx(it.score, abs=1e-9)
+            j = int(data.item_index(it.item_id)[0])
+            # by hand: -0.7 x (log1p(train count) - 2.0) / 1.5
+            assert it.contributions[PENALTY_PART] == \
+                pytest.approx(-0.7 * (np.log1p(counts[j]) - 2.0) / 1.5, abs=1e-12)
+            b = score_breakdown(it, result.intercept, engine.reranker)
+            part = next(p for p in b.parts if p.feature == PENALTY_PART)
+            assert part.weight == -0.7 and part.words == FEATURE_WORDS[PENALTY_PART]
+    visitor = engine.recommend_new_user(UserProfile(ratings={int(ids[0]): 5.0,
+                                                             int(ids[3]): 4.0}), k=10)
+    for it in visitor.items:
+        assert sum(it.contributions.values()) + visitor.intercept == \
+            pytest.approx(it.score, abs=1e-9)
+    assert "penalty on how many people watched it" in engine.served_objective.rule
+    assert "popularity penalty" in engine.served_objective.score_meaning
