@@ -139,7 +139,9 @@ def format_extras(result: dict) -> str:
         chosen = penalty.get("validation", {}).get(f"{penalty['strength']:g}", {})
         ease = penalty.get("ease_validation_coverage@10")
         line = f"  popularity penalty strength {penalty['strength']:g}"
-        if chosen and ease:
+        if "stage" not in stage:  # a mean over seeds: each seed chose its own strength
+            line += " (mean of each seed's chosen strength)"
+        elif chosen and ease:
             line += (f": validation coverage@10 {chosen['coverage@10']:.4f} "
                      f"({chosen['coverage@10'] / ease:.3f}x EASE's {ease:.4f}), "
                      f"ndcg@10 {chosen['ndcg@10']:.4f}")
