@@ -14,7 +14,9 @@ own metrics over the inner later part). Why folds rather than one held-out
 group: with ~600 users a single 30% group moved the two stages' NDCG@10 by
 more than their difference (bench/README.md). The winner by NDCG@10 (ties: the
 simpler, logistic) is refitted on all users, and both validation figures go
-with it into the bundle's metadata.
+with it into the bundle's metadata. On the same folds' held-out scores, the
+winner's popularity penalty is then chosen for catalogue coverage against
+EASE's on the same users (recengine.popularity_penalty), and recorded beside.
 """
 
 from __future__ import annotations
