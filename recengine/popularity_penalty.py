@@ -54,6 +54,9 @@ class PopularityPenaltyConfig:
     max_ndcg_loss: float = 0.06
     #: False: never penalise (the stage serves as fitted)
     enabled: bool = True
+    #: EASE's reference is a dense solve over the watched items (O(n^3) time, n^2 memory):
+    #: above this many, no reference and so no penalty is chosen
+    max_reference_items: int = 20_000
 
     def __post_init__(self) -> None:
         if not self.strengths or any(s < 0 for s in self.strengths):

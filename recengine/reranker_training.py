@@ -262,9 +262,11 @@ def engine_stage_data(engine: Engine, later: pd.DataFrame,
     if not xs or not np.concatenate(ys).any():
         raise ValueError("no relevant candidate to learn the ranking stage from")
     n_items = engine.data.n_items
+    watched = int((np.bincount(engine.history["i"], minlength=n_items) > 0).sum())
     reference = (reference_coverage(engine.history, np.asarray(kept, np.int64), n_items,
                                     engine.data.n_users)
-                 if cfg.penalty.enabled else None)
+                 if cfg.penalty.enabled and watched <= cfg.penalty.max_reference_items
+                 else None)
     return StageData(np.vstack(xs), np.concatenate(ys), np.asarray(groups, np.int64),
                      np.asarray(n_rel, np.int64), np.concatenate(found), n_items, reference)
 

@@ -205,3 +205,18 @@ def test_the_served_list_carries_the_penalty_as_its_own_exact_part(small_trained
             pytest.approx(it.score, abs=1e-9)
     assert "penalty on how many people watched it" in engine.served_objective.rule
     assert "popularity penalty" in engine.served_objective.score_meaning
+
+
+def test_no_reference_above_the_item_limit_means_no_penalty(small_trained):
+    from recengine.engine import Engine
+    from recengine.reranker_training import engine_stage_data
+    from recengine.split import temporal_split
+
+    data, bundle = small_trained
+    split = temporal_split(temporal_split(data.interactions).train)
+    engine = Engine.build(data, bundle, history=split.train)
+    small = RerankerConfig(penalty=PopularityPenaltyConfig(max_reference_items=5))
+    assert engine_stage_data(engine, split.test, small).reference_coverage is None
+    full = engine_stage_data(engine, split.test, RerankerConfig())
+    assert full.reference_coverage is not None and full.items is not None
+    assert len(full.items) == len(full.y) and full.n_items == data.n_items
