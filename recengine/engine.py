@@ -315,7 +315,7 @@ class Engine:
         out = []
         for r, pos in enumerate(order.tolist(), start=1):
             j = int(cands.items[pos])
-            why = (dict(zip(FEATURES, parts[r - 1].tolist(), strict=True))
+            why = (dict(zip(self.reranker.part_names, parts[r - 1].tolist(), strict=True))
                    if parts is not None else None)
             out.append(RankedItem(rank=r, item_id=int(cat.item_ids[j]), title=cat.titles[j],
                                   genres=cat.genres[j], score=float(scores[pos]),

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .popularity_penalty import load_penalty, with_penalty
 from .reranker import Reranker
 from .reranker_lgbm import LgbmRanker
 
@@ -23,6 +24,8 @@ class RankingStage(Protocol):
     name: str  #: "logistic" or "lightgbm"
     description: str  #: the model in words ("a logistic model of ...")
     score_meaning: str  #: what its score is, in words
+    #: the name of each column of :meth:`contributions` (FEATURES, then any penalty)
+    part_names: tuple[str, ...]
 
     @property
     def intercept(self) -> float:
@@ -32,7 +35,7 @@ class RankingStage(Protocol):
         """(n,) ordering score of (n, len(FEATURES)) features."""
 
     def contributions(self, features: np.ndarray) -> np.ndarray:
-        """(n, len(FEATURES)) exact parts: each row plus :attr:`intercept` is the score."""
+        """(n, len(part_names)) exact parts: each row plus :attr:`intercept` is the score."""
 
     def weight(self, feature: str) -> float | None:
         """The feature's weight per standard deviation; None where the stage has none."""
@@ -62,7 +65,8 @@ def load_ranking_stage(arrays: dict[str, np.ndarray]) -> RankingStage | None:
     if len(found) > 1:
         raise ValueError("the bundle holds more than one ranking stage "
                          f"({', '.join(s.name for s in found)}): retrain it")
-    return found[0] if found else None
+    # a popularity penalty chosen with the stage (recengine.popularity_penalty) rides on it
+    return with_penalty(found[0], load_penalty(arrays)) if found else None
 
 
 __all__ = ["STAGES", "RankingStage", "load_ranking_stage"]

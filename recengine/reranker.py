@@ -47,6 +47,9 @@ FEATURE_WORDS = {
     "cowatch_affinity": "how often it is watched together with your recent items",
     "item_model_score": "how strongly people who watched what you watched also watched it",
     "log_activity": "how many items you have watched",
+    # not an input: a fixed penalty the stage may carry (recengine.popularity_penalty)
+    "popularity_penalty": "a penalty on how many people watched it, to show more of the "
+                          "catalogue",
 }
 
 
@@ -107,6 +110,7 @@ class Reranker:
     bias: float
 
     name = "logistic"
+    part_names = FEATURES  #: the columns of :meth:`contributions`
     #: the served order's rule and score, in words
     description = ("a logistic model of how likely you are to watch and like each item "
                    "next")

@@ -60,6 +60,7 @@ class LgbmRanker:
     _intercept: float | None = field(default=None, repr=False, compare=False)
 
     name = "lightgbm"
+    part_names = FEATURES  #: the columns of :meth:`contributions`
     description = ("gradient-boosted trees (LightGBM lambdarank) ordering each user's "
                    "candidates by what they watched and liked next")
     score_meaning = "ranking-stage score (LightGBM raw score: higher ranks first)"

@@ -14,7 +14,9 @@ own metrics over the inner later part). Why folds rather than one held-out
 group: with ~600 users a single 30% group moved the two stages' NDCG@10 by
 more than their difference (bench/README.md). The winner by NDCG@10 (ties: the
 simpler, logistic) is refitted on all users, and both validation figures go
-with it into the bundle's metadata.
+with it into the bundle's metadata. On the same folds' held-out scores, the
+winner's popularity penalty is then chosen for catalogue coverage against
+EASE's on the same users (recengine.popularity_penalty), and recorded beside.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ import pandas as pd
 
 from .config import TrainConfig
 from .engine import Engine, EngineConfig
+from .popularity_penalty import (
+    PenaltyChoice,
+    PopularityPenalty,
+    PopularityPenaltyConfig,
+    choose_strength,
+    reference_coverage,
+    top_items,
+    with_penalty,
+)
 from .ranking_stage import RankingStage
 from .reranker import fit_reranker
 from .reranker_lgbm import LgbmConfig, fit_lgbm_ranker
@@ -50,6 +61,8 @@ class RerankerConfig:
     #: folds of the inner split's users for choosing the stage (each validated once)
     folds: int = 3
     lgbm: LgbmConfig = field(default_factory=LgbmConfig)
+    #: the popularity penalty's strength, chosen on the same folds (for coverage)
+    penalty: PopularityPenaltyConfig = field(default_factory=PopularityPenaltyConfig)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.stages if s not in STAGE_NAMES]
@@ -66,12 +79,24 @@ class StageData:
     y: np.ndarray  # (rows,) 1 = watched and liked in the later part
     groups: np.ndarray  # (users,) rows per user, in order
     n_relevant: np.ndarray  # (users,) relevant items in the later part (retrieved or not)
+    items: np.ndarray | None = None  # (rows,) each candidate's dense item index
+    n_items: int = 0  # the catalogue's size (the denominator of Coverage@10)
+    #: EASE's Coverage@10 over the same users, fitted on the earlier part
+    reference_coverage: float | None = None
 
     def users(self, keep: np.ndarray) -> StageData:
         """The rows of the users where ``keep`` (a boolean per user) is True."""
         row_keep = np.repeat(keep, self.groups)
         return StageData(self.x[row_keep], self.y[row_keep], self.groups[keep],
-                         self.n_relevant[keep])
+                         self.n_relevant[keep],
+                         None if self.items is None else self.items[row_keep], self.n_items,
+                         self.reference_coverage)
+
+    def coverage(self, scores: np.ndarray, k: int = K) -> float:
+        """Coverage@k of the lists ``scores`` give: distinct items shown / catalogue."""
+        if self.items is None or not self.n_items:
+            raise ValueError("these learning data carry no item indices for coverage")
+        return len(top_items(scores, self.items, self.groups, k)) / self.n_items
 
 
 @dataclass
@@ -81,11 +106,15 @@ class FittedStage:
     stage: RankingStage
     validation: dict[str, dict[str, float]]  # stage name -> recall@10, ndcg@10
     chosen: str
+    penalty: PenaltyChoice | None = None  # the popularity penalty's choice, if one was made
 
     def metadata(self) -> dict:
         """What the bundle records: which stage, what it learned, the figures that chose it."""
-        return {"stage": self.chosen, "features": self.stage.explain(),
-                "validation": self.validation}
+        out = {"stage": self.chosen, "features": self.stage.explain(),
+               "validation": self.validation}
+        if self.penalty is not None:
+            out["popularity_penalty"] = self.penalty.metadata()
+        return out
 
 
 def ranking_metrics(scores: np.ndarray, data: StageData, k: int = K) -> dict[str, float]:
@@ -126,14 +155,49 @@ def fit_stage(name: str, data: StageData, config: RerankerConfig) -> RankingStag
 
 
 def choose_stage(data: StageData, config: RerankerConfig) -> FittedStage:
-    """Fit each stage on some users, compare on the others, refit the winner on all."""
+    """Fit each stage on some users, compare on the others, refit the winner on all.
+
+    Then the popularity penalty's strength for the winner, on the same folds'
+    held-out scores (:func:`choose_penalty`), when the data carry what it needs.
+    """
+    held_out: dict[str, np.ndarray] = {}
     if len(config.stages) == 1:
-        name = config.stages[0]
-        return FittedStage(fit_stage(name, data, config), {}, name)
-    validation = {name: cross_validate(name, data, config) for name in config.stages}
-    chosen = max(config.stages, key=lambda n: (validation[n][f"ndcg@{K}"],
-                                                -config.stages.index(n)))
-    return FittedStage(fit_stage(chosen, data, config), validation, chosen)
+        chosen, validation = config.stages[0], {}
+    else:
+        held_out = {name: out_of_fold_scores(name, data, config) for name in config.stages}
+        validation = {name: ranking_metrics(held_out[name], data) for name in config.stages}
+        chosen = max(config.stages, key=lambda n: (validation[n][f"ndcg@{K}"],
+                                                    -config.stages.index(n)))
+    stage = fit_stage(chosen, data, config)
+    choice = None
+    if (config.penalty.enabled and data.items is not None
+            and data.reference_coverage is not None):
+        scores = held_out.get(chosen)
+        if scores is None:
+            scores = out_of_fold_scores(chosen, data, config)
+        choice = choose_penalty(scores, data, config.penalty)
+        stage = with_penalty(stage, PopularityPenalty.fitted(choice.strength, data.x))
+    return FittedStage(stage, validation, chosen, choice)
+
+
+def penalty_figures(scores: np.ndarray, data: StageData, strengths, k: int = K
+                    ) -> dict[float, dict[str, float]]:
+    """Validation Recall, NDCG and Coverage at k of ``scores`` plus each strength's penalty."""
+    out = {}
+    for s in strengths:
+        penalised = scores + PopularityPenalty.fitted(s, data.x).part(data.x)
+        out[float(s)] = {**ranking_metrics(penalised, data, k),
+                         f"coverage@{k}": data.coverage(penalised, k)}
+    return out
+
+
+def choose_penalty(scores: np.ndarray, data: StageData, config: PopularityPenaltyConfig
+                   ) -> PenaltyChoice:
+    """The penalty's strength for held-out ``scores`` (recengine.popularity_penalty's rule)."""
+    figures = penalty_figures(scores, data, config.strengths)
+    strength, rule = choose_strength(figures, float(data.reference_coverage), config)
+    return PenaltyChoice(strength, float(data.reference_coverage),
+                         {f"{s:g}": f for s, f in figures.items()}, rule)
 
 
 def user_folds(n_users: int, folds: int, seed: int) -> np.ndarray:
@@ -145,18 +209,21 @@ def user_folds(n_users: int, folds: int, seed: int) -> np.ndarray:
 
 def cross_validate(name: str, data: StageData, config: RerankerConfig) -> dict[str, float]:
     """Recall@10 and NDCG@10 of a stage over every user, each scored by the fit without it."""
+    return ranking_metrics(out_of_fold_scores(name, data, config), data)
+
+
+def out_of_fold_scores(name: str, data: StageData, config: RerankerConfig) -> np.ndarray:
+    """(rows,) each user's candidates scored by the stage fitted on the other folds."""
     fold = user_folds(len(data.groups), config.folds, config.seed)
-    recalls, ndcgs = [], []
+    row_fold = np.repeat(fold, data.groups)
+    scores = np.zeros(len(data.y), np.float64)
     for f in range(config.folds):
         fit_part, val_part = data.users(fold != f), data.users(fold == f)
         if not fit_part.y.any():
             raise ValueError("too few users with a relevant candidate to choose the ranking "
                              "stage")
-        r, n = per_user_metrics(fit_stage(name, fit_part, config).score(val_part.x), val_part)
-        recalls += r
-        ndcgs += n
-    return {f"recall@{K}": float(np.mean(recalls)) if recalls else 0.0,
-            f"ndcg@{K}": float(np.mean(ndcgs)) if ndcgs else 0.0}
+        scores[row_fold == f] = fit_stage(name, fit_part, config).score(val_part.x)
+    return scores
 
 
 def inner_stage_data(data: Dataset, train: pd.DataFrame,
@@ -182,7 +249,7 @@ def engine_stage_data(engine: Engine, later: pd.DataFrame,
     if len(users) > cfg.max_users:
         users = np.sort(np.random.default_rng(cfg.seed).choice(users, cfg.max_users,
                                                                replace=False))
-    xs, ys, groups, n_rel = [], [], [], []
+    xs, ys, groups, n_rel, found, kept = [], [], [], [], [], []
     for u in users.tolist():
         items, feats = engine.candidate_features(u)
         if len(items):
@@ -190,10 +257,18 @@ def engine_stage_data(engine: Engine, later: pd.DataFrame,
             ys.append(np.isin(items, relevant[u]).astype(np.float64))
             groups.append(len(items))
             n_rel.append(len(np.unique(relevant[u])))
+            found.append(np.asarray(items, np.int64))
+            kept.append(u)
     if not xs or not np.concatenate(ys).any():
         raise ValueError("no relevant candidate to learn the ranking stage from")
+    n_items = engine.data.n_items
+    watched = int((np.bincount(engine.history["i"], minlength=n_items) > 0).sum())
+    reference = (reference_coverage(engine.history, np.asarray(kept, np.int64), n_items,
+                                    engine.data.n_users)
+                 if cfg.penalty.enabled and watched <= cfg.penalty.max_reference_items
+                 else None)
     return StageData(np.vstack(xs), np.concatenate(ys), np.asarray(groups, np.int64),
-                     np.asarray(n_rel, np.int64))
+                     np.asarray(n_rel, np.int64), np.concatenate(found), n_items, reference)
 
 
 def fit_pipeline_reranker(data: Dataset, train: pd.DataFrame,
@@ -207,6 +282,7 @@ def fit_pipeline_reranker(data: Dataset, train: pd.DataFrame,
     return choose_stage(stage_data, cfg)
 
 
-__all__ = ["FittedStage", "RerankerConfig", "StageData", "choose_stage", "cross_validate",
-           "engine_stage_data", "fit_pipeline_reranker", "fit_stage", "inner_stage_data",
-           "per_user_metrics", "ranking_metrics", "user_folds"]
+__all__ = ["FittedStage", "RerankerConfig", "StageData", "choose_penalty", "choose_stage",
+           "cross_validate", "engine_stage_data", "fit_pipeline_reranker", "fit_stage",
+           "inner_stage_data", "out_of_fold_scores", "penalty_figures", "per_user_metrics",
+           "ranking_metrics", "user_folds"]

@@ -134,6 +134,18 @@ def format_extras(result: dict) -> str:
                       "(chosen on the inner validation split; cross-validated over users):"]
         lines += [f"  {name:<10} recall@10 {m['recall@10']:.4f}  ndcg@10 {m['ndcg@10']:.4f}"
                   for name, m in stage["validation"].items()]
+    penalty = stage.get("popularity_penalty") or {}
+    if "strength" in penalty:
+        chosen = penalty.get("validation", {}).get(f"{penalty['strength']:g}", {})
+        ease = penalty.get("ease_validation_coverage@10")
+        line = f"  popularity penalty strength {penalty['strength']:g}"
+        if "stage" not in stage:  # a mean over seeds: each seed chose its own strength
+            line += " (mean of each seed's chosen strength)"
+        elif chosen and ease:
+            line += (f": validation coverage@10 {chosen['coverage@10']:.4f} "
+                     f"({chosen['coverage@10'] / ease:.3f}x EASE's {ease:.4f}), "
+                     f"ndcg@10 {chosen['ndcg@10']:.4f}")
+        lines.append(line)
     if "cold_items" in result:
         lines += ["", "cold-start items (rank only cold items; random = expected value):"]
         for name, m in result["cold_items"].items():
