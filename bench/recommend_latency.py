@@ -26,7 +26,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recengine.engine import Engine  # noqa: E402
-from recengine.policy import ContentPolicy
+from recengine.policy import ContentPolicy  # noqa: E402
+from recengine.popularity_penalty import PopularityPenalty, with_penalty  # noqa: E402
 from recengine.ranking import score_all  # noqa: E402
 from recengine.reranker import FEATURES, Reranker  # noqa: E402
 from recengine.schema import Dataset  # noqa: E402
@@ -89,8 +90,10 @@ def measure(n_items: int, args) -> dict:
     engine = Engine.build(data, scorer, similar_table=table)
     # time the learned ranking stage's path too (its features and one dot product);
     # the weights do not change the work, so fixed ones stand in for fitted ones
-    engine.reranker = Reranker(np.zeros(len(FEATURES)), np.ones(len(FEATURES)),
-                               np.linspace(1.0, 0.1, len(FEATURES)), 0.0)
+    # (wrapped in the popularity penalty, as fitting serves it when a strength is chosen)
+    stage = Reranker(np.zeros(len(FEATURES)), np.ones(len(FEATURES)),
+                     np.linspace(1.0, 0.1, len(FEATURES)), 0.0)
+    engine.reranker = with_penalty(stage, PopularityPenalty(0.1, 0.0, 1.0))
     build_s = time.perf_counter() - t0
 
     rng = np.random.default_rng(args.seed + 1)
