@@ -45,6 +45,10 @@ class ModelBundle:
     #: rating-head bias terms, precomputed like the vectors (zeros without biases)
     user_bias: np.ndarray | None = None
     item_bias: np.ndarray | None = None
+    #: the rating head's (scale, offset), read from the model once: reading a Keras
+    #: variable costs milliseconds, more than the rest of a recommend call
+    _rating_affine: tuple[float, float] | None = field(default=None, init=False, repr=False,
+                                                       compare=False)
 
     def __post_init__(self):
         if self.user_bias is None:
@@ -137,7 +141,10 @@ class ModelBundle:
         objective = self.metadata["config"]["model"]["objective"]
         if objective == "retrieval":
             return self.spec.unscale_rating(s)
-        a, c = (float(w) for w in self.model.get_layer("rating_dot").get_weights())
+        if self._rating_affine is None:
+            self._rating_affine = tuple(
+                float(w) for w in self.model.get_layer("rating_dot").get_weights())
+        a, c = self._rating_affine
         z = a * s + c + user_bias + self.item_bias[np.asarray(item_idx)]
         if objective == "binary":  # probability of a like, shown on the rating scale
             return self.spec.unscale_rating(2.0 / (1.0 + np.exp(-z)) - 1.0)
