@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -117,3 +119,30 @@ def test_train_says_what_the_loader_noticed(tmp_path, capsys):
     assert main([*args[:3], "--out", str(tmp_path / "m2"), "--epochs", "1", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert any("kept the latest rating" in n for n in summary["data_notes"])
+
+
+def test_an_unknown_argument_is_still_refused(model_dir, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["recommend", "--model", str(model_dir), "--user", "1", "--bogus"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_batch_audit_hands_every_argument_to_the_audits_verb(monkeypatch, tmp_path):
+    """`python -m recengine batch audit ...` is `python -m audits batch ...` in a child."""
+    from recengine.cli import batch
+
+    calls = []
+    monkeypatch.setattr(batch.subprocess, "call", lambda cmd: calls.append(cmd) or 7)
+    argv = ["--model", "m", "--out", str(tmp_path / "o"), "--no-protocol", "--help"]
+    assert main(["batch", "audit", *argv]) == 7  # the audit's own exit status
+    assert calls == [[sys.executable, "-m", "audits", "batch", *argv]]
+
+
+def test_batch_audit_runs_the_real_verb_and_keeps_its_one_line_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "recengine", "batch", "audit", "--model",
+                           str(tmp_path / "missing"), "--out", str(tmp_path / "o"),
+                           "--ray", "none"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'missing'}: no such model directory"]

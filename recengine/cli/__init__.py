@@ -38,7 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    # a verb that hands its arguments on (``batch audit``) sets ``passes_unknown``; for
+    # every other verb an argument it does not know is an error, as parse_args makes it
+    if unknown and not vars(args).get("passes_unknown", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.unknown = unknown
     try:
         return int(args._run(args) or 0)
     except (DataError, BundleError, KeyError, ValueError, FileNotFoundError) as exc:

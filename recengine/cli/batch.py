@@ -1,20 +1,27 @@
-"""``python -m recengine batch recommend|similar --model DIR --out DIR [--ray ADDR]``.
+"""``python -m recengine batch recommend|similar|audit --model DIR --out DIR [--ray ADDR]``.
 
 The same work as ``recommend`` and ``similar``, for every user or every item,
 written as Parquet (:mod:`recengine.batch`). ``--ray local`` (the default)
 starts a quiet local Ray instance with N workers; ``--ray none`` runs the same
 blocks in this process (no Ray needed); anything else is the address of an
 existing cluster. The audits over every user are ``python -m audits batch``:
-recengine never imports the audits.
+recengine never imports the audits, so ``batch audit`` hands its arguments to that
+verb in a child process (the same Python), and its output and exit status are the
+audit's own.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 
 NAME = "batch"
-HELP = "Run recommend or similar for every user or item, as Parquet (on Ray or in-process)."
+HELP = ("Run recommend, similar or the audits for every user or item, as Parquet (on Ray or "
+        "in-process).")
+#: the audits' own batch verb, which ``batch audit`` runs (recengine does not import audits)
+AUDIT_VERB = ("-m", "audits", "batch")
 
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_batch_options(sim)
     sim.add_argument("--n", type=int, default=None,
                      help="neighbours per item (default: all the table holds)")
+    audit = jobs.add_parser("audit", add_help=False,
+                            help="the model card's audits over every user: runs `python -m "
+                                 "audits batch` with these arguments (see its --help)")
+    # every argument after "audit" is the audit verb's, --help included (see cli.main)
+    audit.set_defaults(passes_unknown=True)
 
 
 def batch_config(args: argparse.Namespace):
@@ -53,7 +65,14 @@ def batch_config(args: argparse.Namespace):
     return config
 
 
+def run_audit(audit_args: list[str]) -> int:
+    """``python -m audits batch`` with ``audit_args``, in a child process; its exit status."""
+    return subprocess.call([sys.executable, *AUDIT_VERB, *audit_args])
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.job == "audit":
+        return run_audit(list(args.unknown))
     from ..batch.recommend import batch_recommend
     from ..batch.similar import batch_similar
     from ..policy import ContentPolicy
