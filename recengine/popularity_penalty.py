@@ -23,15 +23,14 @@ strength of 0 leaves the stage as it was (no extra part).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from .ease import binary_matrix, fit_ease
+from .ranking_protocol import RankingStage
 from .reranker import FEATURES
-
-if TYPE_CHECKING:  # ranking_stage imports this module to load a saved penalty
-    from .ranking_stage import RankingStage
+from .topk import topk_from_scores
 
 #: the part's name in every breakdown (and in :data:`~recengine.reranker.FEATURE_WORDS`)
 PENALTY_PART = "popularity_penalty"
@@ -188,9 +187,6 @@ def reference_coverage(history: pd.DataFrame, users: np.ndarray, n_items: int,
     The reference the penalty's strength is chosen against: the same users and
     catalogue the pipeline's validation lists come from.
     """
-    from .evaluation.baselines import binary_matrix, fit_ease  # evaluation imports fit
-    from .evaluation.metrics import topk_from_scores
-
     score_fn = fit_ease(history, n_items, n_users)
     seen = binary_matrix(history, n_users, n_items)
     shown = np.zeros(n_items, bool)

@@ -1,54 +1,21 @@
-"""What every learned ranking stage offers, so callers never ask which one they hold.
+"""Which learned ranking stages a bundle may hold, and loading the one it holds.
 
-The engine orders candidates by a stage's score; the explanation pages, the
-model card, the counterfactuals and ``explain`` show its exact per-feature parts
-(``contributions`` + ``intercept`` == ``score``), its relative importance (the
-EU DSA's "main parameters") and, where the stage has one, a per-feature weight.
-The logistic :class:`~recengine.reranker.Reranker` and the LightGBM
-:class:`~recengine.reranker_lgbm.LgbmRanker` both implement it; which one a
-bundle holds was chosen on a validation split (recengine.reranker_training).
+:class:`~recengine.ranking_protocol.RankingStage` (re-exported here) is what
+every stage offers. The logistic :class:`~recengine.reranker.Reranker` and the
+LightGBM :class:`~recengine.reranker_lgbm.LgbmRanker` both implement it; which
+one a bundle holds was chosen on a validation split
+(recengine.reranker_training), and a popularity penalty chosen with it rides on
+it (recengine.popularity_penalty).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 
 from .popularity_penalty import load_penalty, with_penalty
+from .ranking_protocol import RankingStage
 from .reranker import Reranker
 from .reranker_lgbm import LgbmRanker
-
-
-class RankingStage(Protocol):
-    name: str  #: "logistic" or "lightgbm"
-    description: str  #: the model in words ("a logistic model of ...")
-    score_meaning: str  #: what its score is, in words
-    #: the name of each column of :meth:`contributions` (FEATURES, then any penalty)
-    part_names: tuple[str, ...]
-
-    @property
-    def intercept(self) -> float:
-        """The part of every score no feature explains (contributions + this == score)."""
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        """(n,) ordering score of (n, len(FEATURES)) features."""
-
-    def contributions(self, features: np.ndarray) -> np.ndarray:
-        """(n, len(part_names)) exact parts: each row plus :attr:`intercept` is the score."""
-
-    def weight(self, feature: str) -> float | None:
-        """The feature's weight per standard deviation; None where the stage has none."""
-
-    def importance(self) -> dict[str, float]:
-        """Each feature's share of the stage's reliance on it; sums to 1."""
-
-    def explain(self) -> dict[str, float]:
-        """What the stage learned per feature (weights, or gain shares), JSON-ready."""
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """The stage as bundle extras (numbers and bytes only, no pickle)."""
-
 
 #: the stages a bundle may hold, tried in this order
 STAGES = (LgbmRanker, Reranker)

@@ -18,30 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.linalg import lapack
 
-ScoreFn = Callable[[np.ndarray], np.ndarray]
+# EASE lives below the evaluation package (recengine.ease): the pipeline's fitting uses it too
+from ..ease import ScoreFn, binary_matrix, n_users_of
+from ..ease import ease_weights as ease_weights
+from ..ease import fit_ease as fit_ease
+
 PredictFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def binary_matrix(train: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
-    """CSR (n_users, n_items) with 1.0 where the user rated the item in train.
-
-    Binary on purpose: the protocol's ranking baselines use who-watched-what,
-    not how much they liked it.
-    """
-    u = train["u"].to_numpy(dtype=np.int64)
-    i = train["i"].to_numpy(dtype=np.int64)
-    if len(u) and (u.min() < 0 or u.max() >= n_users or i.min() < 0 or i.max() >= n_items):
-        raise ValueError(f"train indices out of range for {n_users} users x {n_items} items")
-    x = sp.csr_matrix((np.ones(len(u)), (u, i)), shape=(n_users, n_items))
-    x.sum_duplicates()
-    x.data[:] = 1.0
-    return x
-
-
-def _n_users(train: pd.DataFrame, n_users: int | None) -> int:
-    return int(n_users) if n_users is not None else int(train["u"].max()) + 1 if len(train) else 0
 
 
 def fit_popularity(train: pd.DataFrame, n_items: int, n_users: int | None = None) -> ScoreFn:
@@ -63,7 +46,7 @@ def fit_itemknn(train: pd.DataFrame, n_items: int, n_users: int | None = None) -
     similarities, and the zeroed diagonal is exactly ``x_u`` (cos(i, i) = 1 for
     every item with a train interaction), so memory stays O(ratings).
     """
-    x = binary_matrix(train, _n_users(train, n_users), n_items)
+    x = binary_matrix(train, n_users_of(train, n_users), n_items)
     norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
     inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     xn = (x @ sp.diags(inv)).tocsr()  # columns scaled by 1/||col||
@@ -75,64 +58,6 @@ def fit_itemknn(train: pd.DataFrame, n_items: int, n_users: int | None = None) -
         weights = rows @ xt
         scores = np.asarray((weights @ xn).todense())
         return scores - x[np.atleast_1d(user_idx)].toarray()
-
-    return score_fn
-
-
-def ease_weights(x: sp.csr_matrix, l2: float = 300.0) -> tuple[np.ndarray, np.ndarray]:
-    """EASE item-item weights (Steck 2019) over the items with train interactions.
-
-    ``P = inv(XᵀX + l2·I)``, ``B = -P / diag(P)`` (column-wise), ``diag(B) = 0``.
-    Items nobody rated in train have an all-zero Gram row and column, so their
-    block of P is ``I / l2`` and their weights are exactly zero: dropping them
-    from the solve changes nothing and saves the cubic cost. Returns the kept
-    item indices and B over them. float64 throughout, with a Cholesky inverse
-    (the Gram matrix plus ``l2·I`` is symmetric positive definite).
-    """
-    active = np.flatnonzero(np.asarray(x.getnnz(axis=0)) > 0)
-    xa = x[:, active]
-    # Fortran order lets LAPACK work in place: one n x n buffer for Gram, factor and P
-    gram = (xa.T @ xa).toarray(order="F").astype(np.float64, copy=False)
-    gram[np.diag_indices_from(gram)] += l2
-    chol, info = lapack.dpotrf(gram, lower=True, overwrite_a=True, clean=False)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"EASE Gram matrix is not positive definite (info={info})")
-    p, info = lapack.dpotri(chol, lower=True, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"EASE inverse failed (info={info})")
-    _mirror_lower(p)
-    b = p
-    b *= (-1.0 / np.diag(b))[None, :]
-    b[np.diag_indices_from(b)] = 0.0
-    return active, b
-
-
-def _mirror_lower(a: np.ndarray, block: int = 1024) -> None:
-    """Copy the lower triangle onto the upper one in place, a block of rows at a time.
-
-    LAPACK's inverse fills one triangle; mirroring by blocks avoids the two extra
-    n x n temporaries that ``tril(a) + tril(a, -1).T`` would allocate.
-    """
-    n = a.shape[0]
-    for r0 in range(0, n, block):
-        r1 = min(r0 + block, n)
-        diag = a[r0:r1, r0:r1]
-        diag[:] = np.tril(diag) + np.tril(diag, -1).T
-        a[r0:r1, r1:] = a[r1:, r0:r1].T
-
-
-def fit_ease(train: pd.DataFrame, n_items: int, n_users: int | None = None,
-             l2: float = 300.0) -> ScoreFn:
-    """EASE on the binary train matrix: scores ``X · B``, zero for never-rated items."""
-    x = binary_matrix(train, _n_users(train, n_users), n_items)
-    active, b = ease_weights(x, l2)
-    xa = x[:, active].tocsr()
-
-    def score_fn(user_idx: np.ndarray) -> np.ndarray:
-        rows = xa[np.atleast_1d(user_idx)]
-        scores = np.zeros((rows.shape[0], n_items))
-        scores[:, active] = rows @ b
-        return scores
 
     return score_fn
 
@@ -171,7 +96,7 @@ def fit_bias(train: pd.DataFrame, n_items: int, n_users: int | None = None) -> B
     """The bias rating baseline (see :class:`BiasModel`)."""
     if len(train) == 0:
         raise ValueError("the bias baseline needs at least one train rating")
-    n_users = _n_users(train, n_users)
+    n_users = n_users_of(train, n_users)
     u = train["u"].to_numpy(dtype=np.int64)
     i = train["i"].to_numpy(dtype=np.int64)
     r = train["rating"].to_numpy(dtype=np.float64)
