@@ -92,15 +92,31 @@ class ContentPolicy:
     def is_empty(self) -> bool:
         return not self.all_rules()
 
+    def verdicts(self, catalogue: Catalogue, items: np.ndarray,
+                 rules: list[PolicyRule] | None = None) -> list[PolicyRule | None]:
+        """The rule that applies to each item of ``items`` (removal first), or None.
+
+        The one place the policy's precedence lives: of the matching rules, the
+        first removing one, else the first one. Rules are judged on every item at
+        once (:meth:`PolicyRule.match_mask`).
+        """
+        rules = self.all_rules() if rules is None else rules
+        items = np.asarray(items, dtype=np.int64)
+        out: list[PolicyRule | None] = [None] * len(items)
+        if not rules or not len(items):
+            return out
+        hits = np.stack([r.match_mask(catalogue, items) for r in rules])  # (rules, items)
+        removing = np.array([r.action == "remove" for r in rules])[:, None]
+        first = np.where((hits & removing).any(axis=0), np.argmax(hits & removing, axis=0),
+                         np.argmax(hits, axis=0))
+        for pos in np.flatnonzero(hits.any(axis=0)).tolist():
+            out[pos] = rules[int(first[pos])]
+        return out
+
     def verdict(self, catalogue: Catalogue, j: int,
                 rules: list[PolicyRule] | None = None) -> PolicyRule | None:
         """The rule that applies to item ``j`` (removal first), or None."""
-        rules = self.all_rules() if rules is None else rules
-        matched = [r for r in rules if r.matches(catalogue, j)]
-        for r in matched:
-            if r.action == "remove":
-                return r
-        return matched[0] if matched else None
+        return self.verdicts(catalogue, np.array([j]), rules)[0]
 
     def apply(self, catalogue: Catalogue, items: np.ndarray
               ) -> tuple[np.ndarray, dict[int, str], list[PolicyAction]]:
@@ -111,18 +127,10 @@ class ContentPolicy:
         keep = np.ones(len(items), dtype=bool)
         demoted: dict[int, str] = {}
         actions: list[PolicyAction] = []
-        rules = self.all_rules()
-        if not rules:
-            return keep, demoted, actions
-        items = np.asarray(items, dtype=np.int64)
-        hits = np.stack([r.match_mask(catalogue, items) for r in rules])  # (rules, items)
-        removing = np.array([r.action == "remove" for r in rules])
-        for pos in np.flatnonzero(hits.any(axis=0)).tolist():
-            j = int(items[pos])
-            matched = hits[:, pos]
-            # verdict()'s rule: the first removing match, else the first match
-            first = matched & removing if (matched & removing).any() else matched
-            rule = rules[int(np.argmax(first))]
+        for pos, (j, rule) in enumerate(zip(np.asarray(items).tolist(),
+                                            self.verdicts(catalogue, items), strict=True)):
+            if rule is None:
+                continue
             verb = "removed" if rule.action == "remove" else "demoted"
             actions.append(PolicyAction(int(catalogue.item_ids[j]), catalogue.titles[j], verb,
                                         rule.name))

@@ -83,8 +83,14 @@ def test_token_masks_answer_like_reading_each_item():
     assert not CATALOGUE.token_mask("labels", "").any()  # an empty value matches nothing
 
 
-def test_apply_judges_every_candidate_as_verdict_does_one_at_a_time():
-    """The vectorised apply against verdict(), item by item, on mixed rules and orders."""
+def by_hand(rules, j):
+    """The policy's precedence read one rule and one item at a time: removal first."""
+    matched = [r for r in rules if r.matches(CATALOGUE, j)]
+    return next((r for r in matched if r.action == "remove"), matched[0] if matched else None)
+
+
+def test_apply_judges_every_candidate_as_reading_each_rule_one_at_a_time():
+    """The vectorised apply and verdict against the rules read by hand, on mixed orders."""
     rng = np.random.default_rng(3)
     rules = [PolicyRule("genre", "Horror", "demote"), PolicyRule("label", "drugs", "remove"),
              PolicyRule("keyword", "scam", "demote"), PolicyRule("item", 10, "remove"),
@@ -94,7 +100,8 @@ def test_apply_judges_every_candidate_as_verdict_does_one_at_a_time():
         policy = ContentPolicy(rules=chosen)
         items = rng.permutation(5)[:rng.integers(1, 6)]
         keep, demoted, actions = policy.apply(CATALOGUE, items)
-        expected = [(j, policy.verdict(CATALOGUE, int(j))) for j in items]
+        expected = [(j, by_hand(chosen, int(j))) for j in items]
+        assert [policy.verdict(CATALOGUE, int(j)) for j in items] == [r for _, r in expected]
         assert keep.tolist() == [r is None or r.action != "remove" for _, r in expected]
         assert demoted == {int(j): r.name for j, r in expected
                            if r is not None and r.action == "demote"}
