@@ -47,6 +47,16 @@ def small_trained():
     return data, train_two_tower(data, temporal_split(data.interactions).train, SMALL_TRAINING)
 
 
+@pytest.fixture(scope="session")
+def small_model_dir(small_trained, tmp_path_factory) -> Path:
+    """``small_trained``'s bundle saved once, where ``--model DIR`` verbs can read it."""
+    from recengine.bundle import save_bundle
+
+    path = tmp_path_factory.mktemp("small") / "model"
+    save_bundle(small_trained[1], path)
+    return path
+
+
 #: the app under test: small synthetic data and a tiny model, so AppTest stays quick
 APP_DATA = "synthetic:users=120,items=200"
 APP_TRAINING = ('{"epochs": 2, "batch_size": 256, "patience": 0, "model": '

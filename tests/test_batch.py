@@ -73,18 +73,8 @@ def local_ray():
 
 
 @pytest.fixture(scope="module")
-def model_dir(small_trained, tmp_path_factory):
-    """The session's small trained bundle, saved where ``--model`` can read it."""
-    from recengine.bundle import save_bundle
-
-    path = tmp_path_factory.mktemp("batch") / "model"
-    save_bundle(small_trained[1], path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def engine(model_dir):
-    return load_serving_engine(model_dir)
+def engine(small_model_dir):
+    return load_serving_engine(small_model_dir)
 
 
 def plain(value) -> object:
@@ -101,9 +91,9 @@ def test_blocks_cover_every_id_once_in_order():
 
 
 def test_batch_recommend_on_ray_equals_engine_recommend_for_every_user(
-        local_ray, model_dir, engine, tmp_path):
+        local_ray, small_model_dir, engine, tmp_path):
     out = tmp_path / "rec"
-    assert recengine_main(["batch", "recommend", "--model", str(model_dir), "--out", str(out),
+    assert recengine_main(["batch", "recommend", "--model", str(small_model_dir), "--out", str(out),
                            "--k", str(K), "--block-size", "37"]) == 0
     table = pd.read_parquet(out / "recommendations")
     manifest = json.loads((out / "recommendations.batch.json").read_text())
@@ -131,18 +121,18 @@ def test_batch_recommend_on_ray_equals_engine_recommend_for_every_user(
         assert first["intercept"] == result.intercept
 
 
-def test_batch_recommend_in_process_writes_the_same_table(local_ray, model_dir, tmp_path):
+def test_batch_recommend_in_process_writes_the_same_table(local_ray, small_model_dir, tmp_path):
     for where in ("none", "local"):
-        assert recengine_main(["batch", "recommend", "--model", str(model_dir),
+        assert recengine_main(["batch", "recommend", "--model", str(small_model_dir),
                                "--out", str(tmp_path / where), "--ray", where]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "none" / "recommendations"),
                                   pd.read_parquet(tmp_path / "local" / "recommendations"))
 
 
-def test_batch_similar_on_ray_equals_the_bundles_table(local_ray, model_dir, small_trained,
+def test_batch_similar_on_ray_equals_the_bundles_table(local_ray, small_model_dir, small_trained,
                                                        tmp_path):
     bundle = small_trained[1]
-    assert recengine_main(["batch", "similar", "--model", str(model_dir),
+    assert recengine_main(["batch", "similar", "--model", str(small_model_dir),
                            "--out", str(tmp_path), "--n", "7"]) == 0
     table = pd.read_parquet(tmp_path / "similar")
     ids = bundle.item_ids
@@ -174,12 +164,12 @@ def in_process_figures(subject: Subject, cfg: ReportConfig) -> dict:
             "sources": sources, "protocol": protocol}
 
 
-def test_audits_batch_on_ray_equals_the_in_process_audit(local_ray, model_dir, tmp_path):
+def test_audits_batch_on_ray_equals_the_in_process_audit(local_ray, small_model_dir, tmp_path):
     out = tmp_path / "audit"
-    assert audits_main(["batch", "--model", str(model_dir), "--out", str(out), "--k", str(K),
+    assert audits_main(["batch", "--model", str(small_model_dir), "--out", str(out), "--k", str(K),
                         "--n-boot", str(N_BOOT)]) == 0
     doc = json.loads((out / "audit.json").read_text())
-    subject = Subject.load(model_dir)
+    subject = Subject.load(small_model_dir)
     ref = in_process_figures(subject, ReportConfig(k=K, n_boot=N_BOOT))
     assert doc["users"] == subject.data.n_users == 150
     assert doc["where"] == "ray local"
@@ -212,9 +202,9 @@ def test_audits_batch_on_ray_equals_the_in_process_audit(local_ray, model_dir, t
                                   check_dtype=False)
 
 
-def test_batch_audit_in_process_with_a_policy_and_another_order(model_dir):
+def test_batch_audit_in_process_with_a_policy_and_another_order(small_model_dir):
     """The reference path (no Ray) under a content policy and the blend order, small blocks."""
-    subject = Subject.load(model_dir)
+    subject = Subject.load(small_model_dir)
     labels = sorted({t for v in subject.objectives.business.labels for t in str(v).split("|")
                      if t.strip()})
     cfg = ReportConfig(k=K, n_boot=N_BOOT, objective="blend",
@@ -238,9 +228,9 @@ def test_batch_audit_in_process_with_a_policy_and_another_order(model_dir):
     assert doc["protocol"] == {"skipped": "left out (--no-protocol)"}
 
 
-def test_the_verb_without_the_protocol_says_so(model_dir, tmp_path, capsys):
+def test_the_verb_without_the_protocol_says_so(small_model_dir, tmp_path, capsys):
     out = tmp_path / "audit"
-    assert audits_main(["batch", "--model", str(model_dir), "--out", str(out), "--k", str(K),
+    assert audits_main(["batch", "--model", str(small_model_dir), "--out", str(out), "--k", str(K),
                         "--n-boot", "20", "--ray", "none", "--no-protocol"]) == 0
     doc = json.loads((out / "audit.json").read_text())
     assert doc["protocol"] == {"skipped": "left out (--no-protocol)"}
@@ -252,9 +242,9 @@ def test_the_verb_without_the_protocol_says_so(model_dir, tmp_path, capsys):
     assert lines[3] == "  offline protocol: left out (--no-protocol)"
 
 
-def test_the_protocol_runs_once_in_process_too(model_dir):
+def test_the_protocol_runs_once_in_process_too(small_model_dir):
     """``--ray none``: the protocol after the blocks, the same figures as the card's call."""
-    subject = Subject.load(model_dir)
+    subject = Subject.load(small_model_dir)
     got = batch_audit(subject, ReportConfig(k=K, n_boot=N_BOOT),
                       BatchConfig(ray="none", block_size=75))
     figures, uncertainty = protocol_figures(subject, K, N_BOOT, 0)
@@ -288,19 +278,19 @@ def test_the_shipped_engine_carries_no_keras_and_refuses_new_visitors(engine):
     assert done.stdout.decode().strip() == "[]"
 
 
-def test_bad_options_give_one_line_and_keep_what_is_there(model_dir, tmp_path, capsys):
-    assert recengine_main(["batch", "recommend", "--model", str(model_dir),
+def test_bad_options_give_one_line_and_keep_what_is_there(small_model_dir, tmp_path, capsys):
+    assert recengine_main(["batch", "recommend", "--model", str(small_model_dir),
                            "--out", str(tmp_path), "--workers", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: workers must be at least 1, got 0"
     kept = tmp_path / "similar"
     kept.mkdir()
     (kept / "mine.txt").write_text("keep me")
-    assert recengine_main(["batch", "similar", "--model", str(model_dir), "--out",
+    assert recengine_main(["batch", "similar", "--model", str(small_model_dir), "--out",
                            str(tmp_path), "--ray", "none"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "already exists" in err and "\n" not in err
     assert (kept / "mine.txt").read_text() == "keep me"
-    assert recengine_main(["batch", "similar", "--model", str(model_dir), "--out",
+    assert recengine_main(["batch", "similar", "--model", str(small_model_dir), "--out",
                            str(tmp_path / "c"), "--ray", "127.0.0.1:1"]) == 2
     assert capsys.readouterr().err.startswith("error: cannot reach Ray at '127.0.0.1:1': ")
     assert audits_main(["batch", "--model", str(tmp_path / "nope"), "--out",
@@ -318,13 +308,13 @@ def test_the_apps_modules_do_not_import_ray():
     assert done.stdout.decode().strip().splitlines()[-1] == "[]"
 
 
-def test_a_local_instance_starts_and_stops_with_no_log_spam(model_dir, small_trained,
+def test_a_local_instance_starts_and_stops_with_no_log_spam(small_model_dir, small_trained,
                                                            tmp_path):
     """Its own process, its own Ray: one 'wrote' line, nothing on stderr, run from elsewhere."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = str(REPO_ROOT)
     done = subprocess.run([sys.executable, "-m", "recengine", "batch", "similar", "--model",
-                           str(model_dir), "--out", str(tmp_path), "--workers", "1"],
+                           str(small_model_dir), "--out", str(tmp_path), "--workers", "1"],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
@@ -347,9 +337,9 @@ def test_exact_partials_add_up_across_blocks_to_the_one_pass_sum():
     assert math.isnan(exact_total([exact_partials([1.0, float("nan")])]))
 
 
-def test_two_blocks_of_the_sweep_and_the_sources_add_up_to_one(model_dir):
+def test_two_blocks_of_the_sweep_and_the_sources_add_up_to_one(small_model_dir):
     """The per-block split by hand: users 0-59 and 60-149 merged equal one block of all."""
-    subject = Subject.load(model_dir)
+    subject = Subject.load(small_model_dir)
     objset, engine = subject.objectives, subject.served
     users = np.arange(subject.data.n_users)
     a, b = users[:60], users[60:]
@@ -380,10 +370,10 @@ def test_two_blocks_of_the_sweep_and_the_sources_add_up_to_one(model_dir):
     assert summarise_sources(merge_source_parts([sa, sb])) == summarise_sources(one_s)
 
 
-def test_the_pools_sources_are_the_served_lists_sources_for_every_user(model_dir):
+def test_the_pools_sources_are_the_served_lists_sources_for_every_user(small_model_dir):
     """What the source shares count is what Engine.recommend serves, item and source, for
     every user: no policy and the served order, then a policy under the blend order."""
-    subject = Subject.load(model_dir)
+    subject = Subject.load(small_model_dir)
     engine, objset = subject.served, subject.objectives
     labels = sorted({t for v in objset.business.labels for t in str(v).split("|")
                      if t.strip()})

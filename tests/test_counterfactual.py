@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recengine.bundle import save_bundle
 from recengine.cli import main
 from recengine.counterfactual import (
     CounterfactualConfig,
@@ -209,13 +208,6 @@ def test_score_breakdown_sums_exactly_to_the_score(engine, users):
 
 # ----- the CLI verb and the view ----------------------------------------------------------
 @pytest.fixture(scope="module")
-def model_dir(small_trained, tmp_path_factory):
-    path = tmp_path_factory.mktemp("explain") / "model"
-    save_bundle(small_trained[1], path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def cli_case(engine, explained):
     """A found counterfactual (user, item) and an item outside that user's list."""
     ours, _ = explained
@@ -225,9 +217,9 @@ def cli_case(engine, explained):
     return cf, int(watched)
 
 
-def test_cli_explain_prints_the_why(model_dir, cli_case, capsys):
+def test_cli_explain_prints_the_why(small_model_dir, cli_case, capsys):
     cf, _ = cli_case
-    args = ["explain", "--model", str(model_dir), "--user", str(cf.user_id), "--item",
+    args = ["explain", "--model", str(small_model_dir), "--user", str(cf.user_id), "--item",
             str(cf.item_id)]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -243,14 +235,14 @@ def test_cli_explain_prints_the_why(model_dir, cli_case, capsys):
     assert {p["feature"] for p in parts} <= set(FEATURE_WORDS)
 
 
-def test_cli_explain_refuses_an_item_not_in_the_list(model_dir, cli_case, capsys):
+def test_cli_explain_refuses_an_item_not_in_the_list(small_model_dir, cli_case, capsys):
     cf, outside = cli_case
-    base = ["explain", "--model", str(model_dir), "--user", str(cf.user_id)]
+    base = ["explain", "--model", str(small_model_dir), "--user", str(cf.user_id)]
     assert main([*base, "--item", str(outside)]) == 2
     assert capsys.readouterr().err.startswith(f"error: item {outside} is not in user")
     assert main([*base, "--item", "987654321"]) == 2
     assert "unknown item" in capsys.readouterr().err
-    assert main(["explain", "--model", str(model_dir), "--user", "987654321", "--item",
+    assert main(["explain", "--model", str(small_model_dir), "--user", "987654321", "--item",
                  str(cf.item_id)]) == 2
     assert "unknown user" in capsys.readouterr().err
 
@@ -266,10 +258,10 @@ render_why(engine, {user}, {outside}, 10)
 """
 
 
-def test_view_draws_the_why_and_never_raises(model_dir, cli_case):
+def test_view_draws_the_why_and_never_raises(small_model_dir, cli_case):
     cf, outside = cli_case
     root = str(Path(__file__).resolve().parents[1])
-    at = AppTest.from_string(VIEW.format(root=root, path=str(model_dir), user=cf.user_id,
+    at = AppTest.from_string(VIEW.format(root=root, path=str(small_model_dir), user=cf.user_id,
                                          item=cf.item_id, outside=outside),
                              default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
