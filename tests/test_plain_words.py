@@ -183,6 +183,14 @@ def test_the_server_caps_each_upload():
     assert config["server"]["maxUploadSize"] <= 20
 
 
+def test_the_server_does_not_watch_source_files():
+    """A new session's watcher walks every imported module on the event loop, which
+    delayed every visitor arriving at the same time; nothing reruns on save anyway."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+    assert config["server"]["runOnSave"] is False
+
+
 def test_the_model_is_trained_once_per_process_and_shared(monkeypatch, tmp_path):
     """Two visitors at once on an empty model folder: one training, one model object."""
     from recengine.model_store import ModelStore
