@@ -9,13 +9,24 @@ the hosted demo.
 Cold start is measured end to end: a real ``streamlit run`` server and headless
 Chromium (/usr/bin/chromium), from launching the process to the first
 recommendation badge in the page. Run 1 has an empty model folder (trains);
-run 2 reuses it (loads), opens every page once, then sends 8 first visits at
-once (8 browser contexts, so 8 fresh sessions and websockets) and times each
-from its request to its first recommendation, in ``--visit-rounds`` rounds (a
-round's p95 of 8 is its slowest visit, so one round says little). Peak RSS is the server's VmHWM
-after all of that. Page switch and user change are AppTest script runs
-(server-side time; the browser adds its rendering on top). The browser runs on
-the same machine as the server, so on a small box it competes for the CPUs.
+run 2 reuses it (loads) and opens every page once. Then 8 first visits arrive at
+once, in ``--visit-rounds`` rounds (a round's p95 of 8 is its slowest visit, so
+one round says little), three ways:
+
+- replayed with no browser (bench/protocol_visits.py): the server's part of a
+  visit, what visitors who bring their own machines wait for; a lone Chromium
+  visit minus a lone replayed one is what their own browser adds, and the sum
+  is their estimate;
+- 8 Chromium contexts on this machine (fresh sessions and websockets), each
+  timed from its request to its first recommendation: here 8 browsers share the
+  server's CPUs;
+- the same 8 contexts on a hello-world page: this machine's floor for them.
+
+The source watcher's cost is measured beside it: the app served again with
+Streamlit's default watcher on, the same visits replayed, and the server's CPU
+per lone first visit read from /proc for both. Peak RSS is the server's VmHWM.
+Page switch and user change are AppTest script runs (server-side time; the
+browser adds its rendering on top).
 
     python bench/app_timing.py [--repeats 20] [--visitors 8] [--visit-rounds 4] [--skip-browser]
 
@@ -27,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -37,7 +49,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import protocol_visits  # bench/, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -105,10 +121,18 @@ def vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-def serve_and_open(home: str, visit_all: bool, visitors: int = 0, rounds: int = 1) -> dict:
-    """Launch the app, time the first recommendations in a browser, optionally tour pages."""
-    from playwright.sync_api import sync_playwright
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen
+    start: float
+    ready_s: float = 0.0
+    noise: list[str] = field(default_factory=list)
 
+
+@contextlib.contextmanager
+def served(home: str, script: str = "app.py", extra: tuple[str, ...] = ()) -> Iterator[Server]:
+    """A real ``streamlit run`` server on a free port, healthy; its terminal is kept."""
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("RECENGINE_DATA", "RECENGINE_TRAIN")}
@@ -116,46 +140,22 @@ def serve_and_open(home: str, visit_all: bool, visitors: int = 0, rounds: int = 
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # what a plain `streamlit run app.py` gets
     terminal = tempfile.TemporaryFile()
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script,
                              "--server.headless", "true", "--server.port", str(port),
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                            stdout=terminal, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    out: dict = {}
+                             "--browser.gatherUsageStats", "false", *extra],
+                            cwd=ROOT, env=env, stdout=terminal, stderr=subprocess.STDOUT)
+    server = Server(url=f"http://127.0.0.1:{port}", proc=proc, start=start)
     try:
         while True:
             try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
+                with urllib.request.urlopen(server.url + "/_stcore/health", timeout=2):
                     break
             except OSError:
                 if proc.poll() is not None or time.perf_counter() - start > 120:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.2)
-        out["server_ready_s"] = time.perf_counter() - start
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page()
-            page.goto(url + "/")
-            page.get_by_text("because you watched").first.wait_for(timeout=300_000)
-            out["first_recommendations_s"] = time.perf_counter() - start
-            if visit_all:
-                tour = PAGES + [u for f, u in AUDIT_PAGES.items() if (ROOT / f).exists()]
-                for path in tour:
-                    page.goto(f"{url}/{path}")
-                    page.wait_for_selector(READY, timeout=300_000)
-                    page.wait_for_timeout(300)
-                    page.wait_for_selector(READY, timeout=300_000)
-            browser.close()
-            out["pages_toured"] = len(tour) if visit_all else 1
-        if visitors:
-            out["rss_before_visits_mb"] = vm_hwm_mb(proc.pid)
-            out["load_before_visits"] = load_average()
-            # several rounds of ``visitors`` at once: one round's p95 of 8 is its slowest
-            # visit, which moves by a second or more from round to round
-            out["visit_rounds_s"] = [concurrent_first_visits(url, visitors)
-                                     for _ in range(max(1, rounds))]
-            out["concurrent_visits_s"] = [t for r in out["visit_rounds_s"] for t in r]
-        out["peak_rss_mb"] = vm_hwm_mb(proc.pid)
+        server.ready_s = time.perf_counter() - start
+        yield server
     finally:
         proc.terminate()
         try:
@@ -165,8 +165,67 @@ def serve_and_open(home: str, visit_all: bool, visitors: int = 0, rounds: int = 
         terminal.seek(0)
         lines = terminal.read().decode("utf-8", "replace").splitlines()
         terminal.close()
-    out["terminal_noise_lines"] = [ln for ln in lines if any(n in ln for n in NOISE)]
+        server.noise.extend(ln for ln in lines if any(n in ln for n in NOISE))
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (/proc/PID/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_list_in_browser(server: Server, tour: bool) -> dict:
+    """A first visit in Chromium from the server's launch; optionally every page after."""
+    from playwright.sync_api import sync_playwright
+
+    out: dict = {"server_ready_s": server.ready_s}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.get_by_text(FIRST_LIST).first.wait_for(timeout=300_000)
+        out["first_recommendations_s"] = time.perf_counter() - server.start
+        paths = PAGES + [u for f, u in AUDIT_PAGES.items() if (ROOT / f).exists()]
+        for path in paths if tour else ():
+            page.goto(f"{server.url}/{path}")
+            page.wait_for_selector(READY, timeout=300_000)
+            page.wait_for_timeout(300)
+            page.wait_for_selector(READY, timeout=300_000)
+        browser.close()
+    out["pages_toured"] = len(paths) if tour else 1
     return out
+
+
+def replayed(server: Server, visitors: int, rounds: int, repeats: int) -> dict:
+    """The server's part of first visits (bench/protocol_visits.py): lone and simultaneous.
+
+    Also the server's CPU per lone first visit, and what a lone visit's browser adds.
+    """
+    rec = protocol_visits.record_visit(server.url, FIRST_LIST, CHROMIUM, ARGS)
+    alone = protocol_visits.browser_time_alone(server.url, rec, FIRST_LIST, CHROMIUM, ARGS,
+                                               repeats=5)
+    before = cpu_seconds(server.proc.pid)
+    for _ in range(repeats):
+        protocol_visits.replayed_first_visits(server.url, rec, 1, FIRST_LIST)
+    cpu = (cpu_seconds(server.proc.pid) - before) / repeats
+    rounds_s = [protocol_visits.replayed_first_visits(server.url, rec, visitors, FIRST_LIST)
+                for _ in range(max(1, rounds))]
+    return {**alone, "server_cpu_per_visit_s": cpu, "rounds_s": rounds_s,
+            "assets": len(rec.boot_assets) + len(rec.late_assets)}
+
+
+def browser_rounds(server: Server, visitors: int, rounds: int) -> list[list[float]]:
+    """Rounds of ``visitors`` first visits at once, each its own Chromium context.
+
+    Several rounds: one round's p95 of 8 is its slowest visit, which moves by a
+    second or more from round to round.
+    """
+    return [concurrent_first_visits(server.url, visitors) for _ in range(max(1, rounds))]
+
+
+HELLO = ('"""The smallest Streamlit page that shows the bench\'s marker: the browsers\' floor."""\n'
+         "import streamlit as st\n\n"
+         f"st.write({FIRST_LIST!r})\n")
 
 
 def p95(samples: list[float]) -> float:
@@ -209,35 +268,92 @@ def apptest_interactions(home: str, repeats: int) -> dict[str, list[float]]:
     return {"page switch": switch, "user change": change}
 
 
-def apptest_concurrent_sessions(n: int) -> list[float]:
-    """Server-side only: ``n`` new sessions' first script runs at once, in one warm process.
+def summary(rounds: list[list[float]]) -> dict:
+    """Per-round p95 (its slowest visit, with 8), and over all visits."""
+    visits = [t for r in rounds for t in r]
+    return {"round_p95_s": [p95(r) for r in rounds], "all_p50_s": statistics.median(visits),
+            "all_p95_s": p95(visits), "mean_round_p95_s": statistics.mean(p95(r) for r in rounds)}
 
-    No browser, websocket or static files: what the server's Python spends before
-    the first list exists, when ``n`` visitors arrive together (the GIL serialises
-    them). Run after :func:`apptest_interactions`, which warmed the caches.
+
+def print_rounds(title: str, rounds: list[list[float]]) -> None:
+    s = summary(rounds)
+    print(f"  {title}: rounds' p95 " + " / ".join(f"{x:.1f}" for x in s["round_p95_s"])
+          + f" s; all {sum(map(len, rounds))} visits p50 {s['all_p50_s']:.1f} s, "
+          f"p95 {s['all_p95_s']:.1f} s")
+
+
+def browser_figures(home: str, args: argparse.Namespace) -> dict:
+    """Cold and saved-model start, then first visits three ways, then the watcher's cost.
+
+    The three ways, for the same warm server: replayed with no browser (the
+    server's part, what visitors with their own machines wait for), plus a lone
+    browser's building time (their estimate); 8 Chromium contexts on this machine;
+    and the same 8 Chromium contexts on a hello-world page, the floor that this
+    machine's own browsers set. The watcher pair serves the app again with
+    Streamlit's default source watcher on and replays the same visits.
     """
-    import threading
+    n, rounds = args.visitors, args.visit_rounds
+    with served(home) as server:
+        cold = first_list_in_browser(server, tour=False)
+        cold["peak_rss_mb"] = vm_hwm_mb(server.proc.pid)
+    cold["terminal_noise_lines"] = server.noise
+    with served(home) as server:
+        warm = first_list_in_browser(server, tour=True)
+        if n:
+            warm["rss_before_visits_mb"] = vm_hwm_mb(server.proc.pid)
+            warm["load_before_visits"] = load_average()
+            warm["replayed"] = replayed(server, n, rounds, args.repeats)
+            warm["visit_rounds_s"] = browser_rounds(server, n, rounds)
+            warm["concurrent_visits_s"] = [t for r in warm["visit_rounds_s"] for t in r]
+        warm["peak_rss_mb"] = vm_hwm_mb(server.proc.pid)
+    warm["terminal_noise_lines"] = server.noise
+    out: dict = {"cold": cold, "warm": warm}
+    if n:
+        with served(home, extra=("--server.fileWatcherType", "auto")) as server:
+            first_list_in_browser(server, tour=False)
+            out["watcher_on_replayed"] = replayed(server, n, rounds, args.repeats)
+        with tempfile.TemporaryDirectory(prefix="recengine-hello-") as tmp:
+            hello = Path(tmp) / "hello.py"
+            hello.write_text(HELLO)
+            with served(home, script=str(hello)) as server:
+                concurrent_first_visits(server.url, 1)
+                out["hello_world_rounds_s"] = browser_rounds(server, n, rounds)
 
-    from streamlit.testing.v1 import AppTest
-
-    times: list[float] = [0.0] * n
-    errors: list = []
-
-    def one(i: int) -> None:
-        t = time.perf_counter()
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
-        times[i] = time.perf_counter() - t
-        if at.exception:
-            errors.append([e.value for e in at.exception])
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    if errors:
-        raise RuntimeError(errors[0])
-    return times
+    print("cold start (embedded synthetic default, demo training config)")
+    c, w = cold["first_recommendations_s"], warm["first_recommendations_s"]
+    print(f"  no saved model : first recommendations {c:6.1f} s"
+          f"  (target <= 60 s; server up after {cold['server_ready_s']:.1f} s)")
+    print(f"  saved model    : first recommendations {w:6.1f} s"
+          f"  (target <= 10 s; server up after {warm['server_ready_s']:.1f} s)")
+    print(f"  ratio no-model / saved: {c / w:.1f}x")
+    noise = cold["terminal_noise_lines"] + warm["terminal_noise_lines"]
+    print(f"TensorFlow noise lines in the server's terminal: {len(noise)}"
+          + "".join(f"\n    {ln[:120]}" for ln in noise[:5]))
+    if n:
+        rep, on = warm["replayed"], out["watcher_on_replayed"]
+        rep_p95 = summary(rep["rounds_s"])["mean_round_p95_s"]
+        print(f"{n} simultaneous first visits to the warm server, {rounds} rounds each "
+              f"(load before {warm['load_before_visits']}; target p95 <= 10 s):")
+        print_rounds("replayed, no browser (the server's part)", rep["rounds_s"])
+        print(f"  a lone visit: Chromium {rep['chromium_alone_s']:.2f} s, replayed "
+              f"{rep['replay_alone_s']:.2f} s, so a visitor's own browser adds "
+              f"{rep['browser_share_s']:.2f} s")
+        print(f"  visitors on their own machines (estimate: server's part + own browser): "
+              f"mean of the rounds' p95 {rep_p95 + rep['browser_share_s']:.1f} s")
+        print_rounds(f"{n} Chromium contexts on this machine", warm["visit_rounds_s"])
+        print_rounds(f"{n} Chromium contexts, hello-world page (this machine's floor)",
+                     out["hello_world_rounds_s"])
+        on_p95 = summary(on["rounds_s"])["mean_round_p95_s"]
+        print(f"source watcher on (Streamlit's default) vs off (.streamlit/config.toml): "
+              f"server CPU per lone first visit {on['server_cpu_per_visit_s']:.2f} vs "
+              f"{rep['server_cpu_per_visit_s']:.2f} s "
+              f"({on['server_cpu_per_visit_s'] / rep['server_cpu_per_visit_s']:.1f}x); "
+              f"replayed {n} at once, mean round p95 {on_p95:.1f} vs {rep_p95:.1f} s "
+              f"({on_p95 / rep_p95:.1f}x)")
+    print(f"peak resident memory of the server after {warm['pages_toured']} pages"
+          + (f" and {len(warm['concurrent_visits_s'])} simultaneous browser visits" if n else "")
+          + f": {warm['peak_rss_mb']:.0f} MB (target <= 1536 MB for the hosted demo)")
+    return out
 
 
 def main() -> int:
@@ -256,35 +372,7 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} CPUs; load average at start {record['load_at_start']}")
     with tempfile.TemporaryDirectory(prefix="recengine-bench-") as home:
         if not args.skip_browser:
-            cold = serve_and_open(home, visit_all=False)
-            warm = serve_and_open(home, visit_all=True, visitors=args.visitors,
-                                  rounds=args.visit_rounds)
-            record.update(cold={k: v for k, v in cold.items()},
-                          warm={k: v for k, v in warm.items()})
-            print("cold start (embedded synthetic default, demo training config)")
-            c, w = cold["first_recommendations_s"], warm["first_recommendations_s"]
-            print(f"  no saved model : first recommendations {c:6.1f} s"
-                  f"  (target <= 60 s; server up after {cold['server_ready_s']:.1f} s)")
-            print(f"  saved model    : first recommendations {w:6.1f} s"
-                  f"  (target <= 10 s; server up after {warm['server_ready_s']:.1f} s)")
-            print(f"  ratio no-model / saved: {c / w:.1f}x")
-            noise = cold["terminal_noise_lines"] + warm["terminal_noise_lines"]
-            print(f"TensorFlow noise lines in the server's terminal: {len(noise)}"
-                  + "".join(f"\n    {ln[:120]}" for ln in noise[:5]))
-            visits = warm.get("concurrent_visits_s")
-            if visits:
-                rounds = warm["visit_rounds_s"]
-                print(f"{args.visitors} simultaneous first visits to the warm server, "
-                      f"{len(rounds)} rounds (load before {warm['load_before_visits']}):")
-                for r, times in enumerate(rounds, start=1):
-                    print(f"  round {r}: p50 {statistics.median(times):.1f} s, "
-                          f"p95 {p95(times):.1f} s, max {max(times):.1f} s")
-                print(f"  all {len(visits)} visits: p50 {statistics.median(visits):.1f} s, "
-                      f"p95 {p95(visits):.1f} s; mean of the rounds' p95 "
-                      f"{statistics.mean(p95(t) for t in rounds):.1f} s (target p95 <= 10 s)")
-            print(f"peak resident memory of the server after {warm['pages_toured']} pages"
-                  + (f" and {len(visits)} simultaneous visits" if visits else "")
-                  + f": {warm['peak_rss_mb']:.0f} MB (target <= 1536 MB for the hosted demo)")
+            record.update(browser_figures(home, args))
         else:
             from recengine.data import load_source
             from recengine.model_store import ModelStore, demo_train_config
@@ -297,12 +385,6 @@ def main() -> int:
         record["interactions_ms"] = {
             name: {"p50": 1000 * statistics.median(s), "p95": 1000 * p95(s), "n": len(s)}
             for name, s in timings.items()}
-        if args.visitors:
-            runs = apptest_concurrent_sessions(args.visitors)
-            record["server_side_concurrent_first_runs_s"] = runs
-            print(f"{args.visitors} new sessions' first script runs at once, server-side only "
-                  f"(AppTest threads, no browser): p50 {statistics.median(runs):.2f} s, "
-                  f"p95 {p95(runs):.2f} s")
     record["load_at_end"] = load_average()
     print(f"load average at the end: {record['load_at_end']}")
     if args.json:

@@ -14,7 +14,14 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from recengine.controls import GENRE_PENALTY, MAX_K, NI_MODES, ControlledResult, apply_controls
+from recengine.controls import (
+    GENRE_PENALTY,
+    MAX_K,
+    NI_MODES,
+    ControlledResult,
+    ViewerControls,
+    apply_controls,
+)
 from recengine.counterfactual import CounterfactualConfig, counterfactual_frame, explain_list
 from recengine.objectives import BASE_OBJECTIVES, OBJECTIVES, PLAIN
 from recengine.results import RankedItem
@@ -33,7 +40,7 @@ NI_HELP = ("**drop what led to it**: the items you watched that found it no long
            f"its genres**: everything sharing its genres loses {GENRE_PENALTY:.0%} of the "
            "list's score range per such item.")
 #: session keys of the page's lazy expanders (their bodies run only while open)
-HISTORY, FILTERED = "history_open", "filtered_open"
+HISTORY, FILTERED, CONTROLS = "history_open", "filtered_open", "controls_open"
 WHY_SERVED = ("This explains the served list (the learned ranking stage, with your content "
               "policy and hidden sources); your other controls are not part of it, so an item "
               "only they brought here has no explanation.")
@@ -125,69 +132,95 @@ def settle_controls() -> None:
             st.session_state[state.C_REGION] = state.WHOLE_CATALOGUE
 
 
-def controls_panel() -> None:
-    """The viewer's controls; their values live in session state and in the link."""
-    with st.expander("Your controls: what this list is based on", icon=":material/tune:",
-                     expanded=True):
-        a, b = st.columns(2)
-        a.selectbox("Order by", OBJECTIVES, key=state.C_OBJECTIVE,
-                    format_func=OBJECTIVE_WORDS.get,
-                    help="What the list maximises. The served order is what users get.")
-        if st.session_state.get(state.C_OBJECTIVE) == "blend":
-            for col, name in zip(a.columns(3), BASE_OBJECTIVES, strict=True):
-                col.slider(PLAIN[name], 0.0, 1.0, step=0.05, key=state.C_WEIGHTS[name])
-        a.slider("Show me something different", 0.0, 1.0, step=0.1, key=state.C_DIVERSITY,
-                 help="0 keeps the order. Higher values trade each next item's score "
-                      "against how alike it is (cosine of the item vectors) to the items "
-                      "above it; the cost in mean predicted rating is shown.")
-        b.multiselect("Hide these sources", list(engine.config.retrieval.sources),
-                      key=state.C_HIDE, disabled=visitor,
-                      help="A hidden source proposes nothing and feeds no ranking feature "
-                           "(known users only)." if not visitor else
-                      "Hiding a source applies to known users' lists only.")
-        b.toggle("A list not based on profiling", key=state.C_NON_PROFILING,
-                 help="Popular in the whole catalogue or in the region you pick: nothing "
-                      "about you is used (EU DSA Art. 38).")
-        if st.session_state.get(state.C_NON_PROFILING) and engine.index.region_names:
-            b.selectbox("Popular in", [state.WHOLE_CATALOGUE, *engine.index.region_names],
-                        key=state.C_REGION)
-        b.radio("Not interested means", NI_MODES, key=state.C_NI_MODE, horizontal=True,
-                format_func=NI_WORDS.get, help=NI_HELP)
-        dismissed = st.session_state.get(state.C_NI) or []
-        if dismissed:
-            names = ", ".join(markdown_text(titles.get(i, f"item {i}")) for i in dismissed)
-            st.caption(f"Marked not interested: {names}")
-            st.button("Undo not interested", key="ni_undo", on_click=state.clear_not_interested,
-                      icon=":material/undo:")
+def controls_panel(controls: ViewerControls) -> None:
+    """The viewer's controls; their values live in session state and in the link.
 
-
-def item_controls(item: RankedItem, result: ControlledResult, user_id: int | None) -> None:
-    """The item's own controls: "Not interested", and what of the person's put it here.
-
-    The counterfactual reruns the served pipeline (policy and hidden sources
-    included); for a list other controls reordered it explains the served list,
-    and says so. A list not based on profiling used nothing of theirs: no "why".
+    Closed at first when every control is at its default, with the settings in
+    one line under it: its ten widgets were a sixth of a first visit's work in
+    the browser. Open when a link or an earlier change set any of them.
     """
-    st.button("Not interested", key=f"ni_{item.item_id}", on_click=state.add_not_interested,
+    st.session_state.setdefault(CONTROLS, not controls.is_default)
+    with widgets.lazy_expander("Your controls: what this list is based on", key=CONTROLS,
+                               icon=":material/tune:") as box:
+        if box.open:
+            draw_controls()
+    if not box.open:
+        st.caption(markdown_text(controls.describe()))
+
+
+def draw_controls() -> None:
+    """The panel's widgets, drawn into the open expander."""
+    a, b = st.columns(2)
+    a.selectbox("Order by", OBJECTIVES, key=state.C_OBJECTIVE,
+                format_func=OBJECTIVE_WORDS.get,
+                help="What the list maximises. The served order is what users get.")
+    if st.session_state.get(state.C_OBJECTIVE) == "blend":
+        for col, name in zip(a.columns(3), BASE_OBJECTIVES, strict=True):
+            col.slider(PLAIN[name], 0.0, 1.0, step=0.05, key=state.C_WEIGHTS[name])
+    a.slider("Show me something different", 0.0, 1.0, step=0.1, key=state.C_DIVERSITY,
+             help="0 keeps the order. Higher values trade each next item's score "
+                  "against how alike it is (cosine of the item vectors) to the items "
+                  "above it; the cost in mean predicted rating is shown.")
+    b.multiselect("Hide these sources", list(engine.config.retrieval.sources),
+                  key=state.C_HIDE, disabled=visitor,
+                  help="A hidden source proposes nothing and feeds no ranking feature "
+                       "(known users only)." if not visitor else
+                  "Hiding a source applies to known users' lists only.")
+    b.toggle("A list not based on profiling", key=state.C_NON_PROFILING,
+             help="Popular in the whole catalogue or in the region you pick: nothing "
+                  "about you is used (EU DSA Art. 38).")
+    if st.session_state.get(state.C_NON_PROFILING) and engine.index.region_names:
+        b.selectbox("Popular in", [state.WHOLE_CATALOGUE, *engine.index.region_names],
+                    key=state.C_REGION)
+    b.radio("Not interested means", NI_MODES, key=state.C_NI_MODE, horizontal=True,
+            format_func=NI_WORDS.get, help=NI_HELP)
+    dismissed = st.session_state.get(state.C_NI) or []
+    if dismissed:
+        names = ", ".join(markdown_text(titles.get(i, f"item {i}")) for i in dismissed)
+        st.caption(f"Marked not interested: {names}")
+        st.button("Undo not interested", key="ni_undo", on_click=state.clear_not_interested,
+                  icon=":material/undo:")
+
+
+def not_interested(item_id: int) -> None:
+    """Mark an item, and open the controls, where its Undo is."""
+    state.add_not_interested(item_id)
+    st.session_state[CONTROLS] = True
+
+
+def item_controls(item: RankedItem) -> None:
+    """The item's own control: "Not interested"."""
+    st.button("Not interested", key=f"ni_{item.item_id}", on_click=not_interested,
               args=(item.item_id,), icon=":material/thumb_down:",
               help="Removes it and down-weights what it stood for (see Your controls).")
+
+
+def item_why(item: RankedItem, result: ControlledResult, user_id: int | None) -> None:
+    """Inside the open "Why this item is here": what of the person's put it here.
+
+    Drawn only when opened: the answer reruns the served pipeline (tens of ms
+    per item), and a page that computed it for all ten items on every open made
+    concurrent first visits slow. It reruns the served pipeline (policy and
+    hidden sources included); for a list other controls reordered it explains
+    the served list, and says so. A visitor's list, or one not based on
+    profiling, has no history of theirs to take away: its score's parts only.
+    """
     if user_id is None or result.non_profiling:
+        if item.contributions:
+            st.markdown("**Its score, part by part**")
+            st.dataframe(widgets.contribution_table(item, result.intercept), hide_index=True)
+        else:
+            st.caption("This list reads nothing about you. "
+                       + markdown_text(result.ordering_rule) + ".")
         return
     c = result.controls
     served = c.objective == "served" and not c.not_interested and c.diversity <= 0
-    # on request: the answer reruns the pipeline (tens of ms per item), and a page that
-    # computed it for all ten items on every open made concurrent first visits slow
-    if not st.toggle("What of yours put this here?", key=f"why_{item.item_id}",
-                     help="Reruns your list without some of your ratings to find which of "
-                          "them put this item here."):
-        return
-    with st.container(border=True):
-        if not served:
-            st.caption(WHY_SERVED)
-        render_why(engine, user_id, item.item_id, k, policy, c.hidden_sources,
-                   item=item if served else None,
-                   intercept=result.intercept if served else None,
-                   model_key=state.model_key())
+    if not served:
+        st.caption(WHY_SERVED)
+    render_why(engine, user_id, item.item_id, k, policy, c.hidden_sources,
+               item=item if served else None,
+               intercept=result.intercept if served else None,
+               model_key=state.model_key())
 
 
 def filtered_panel(result: ControlledResult, policy) -> None:
@@ -249,8 +282,8 @@ def show(result: ControlledResult, who: str, user_id: int | None,
         st.caption(markdown_text(result.diversity.describe()))
     for item in result.items:
         widgets.render_ranked_item(item, data.rating_scale, result.score_meaning,
-                                   result.intercept,
-                                   extra=lambda item=item: item_controls(item, result, user_id))
+                                   result.intercept, extra=lambda item=item: item_controls(item),
+                                   why=lambda item=item: item_why(item, result, user_id))
     with widgets.lazy_expander(f"Filtered or demoted by the content policy "
                                f"({len(result.filtered)})", key=FILTERED,
                                icon=":material/shield:") as caught:
@@ -302,4 +335,4 @@ objectives = state.get_objectives() if controls.objective != "served" else None
 show(apply_controls(engine, uid, k, controls, policy, objectives, profile=profile), who, uid,
      list(profile.genres) if profile is not None else None)
 with controls_slot:
-    controls_panel()
+    controls_panel(controls)

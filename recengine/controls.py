@@ -34,7 +34,7 @@ import numpy as np
 from .candidates import Candidates
 from .engine import Engine
 from .list_metrics import intra_list_diversity
-from .objectives import BASE_OBJECTIVES, DEFAULT_BLEND, OBJECTIVES, ObjectiveSet
+from .objectives import BASE_OBJECTIVES, DEFAULT_BLEND, OBJECTIVES, PLAIN, ObjectiveSet
 from .policy import ContentPolicy
 from .ranking import SERVED, Objective, rank_order
 from .reranker import FEATURES, ITEM_COLUMNS, candidate_features
@@ -90,6 +90,31 @@ class ViewerControls:
                              f"got {self.weights}")
         if not (math.isfinite(self.diversity) and 0.0 <= self.diversity <= 1.0):
             raise ValueError(f"diversity must be in [0, 1], got {self.diversity}")
+
+    @property
+    def is_default(self) -> bool:
+        """Whether every control is at its default (the served list, unchanged)."""
+        return self == ViewerControls()
+
+    def describe(self) -> str:
+        """The settings in one line, for a reader who has not opened the controls."""
+        if self.objective == "blend":
+            order = "a blend of " + ", ".join(
+                f"{PLAIN[o]} {w:g}" for o, w in zip(BASE_OBJECTIVES, self.weights, strict=True))
+        else:
+            order = PLAIN[self.objective]
+        parts = [f"Ordered by {order}"]
+        if self.non_profiling:
+            parts.append("not based on profiling (popular in "
+                         f"{self.region or 'the whole catalogue'})")
+        if self.hidden_sources:
+            parts.append("sources hidden: " + ", ".join(sorted(self.hidden_sources)))
+        if self.diversity > 0:
+            parts.append(f"more variety {self.diversity:g}")
+        n = len(self.not_interested)
+        parts.append(f"{n} item{'s' if n != 1 else ''} marked not interested" if n
+                     else "nothing marked not interested")
+        return "; ".join(parts) + "."
 
     @property
     def weight_map(self) -> dict[str, float]:

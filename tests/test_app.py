@@ -93,6 +93,17 @@ def test_a_new_visitor_gets_recommendations(first_run):
     no_exceptions(at)
     assert len(ranked_titles(at)) == 10
     assert any("your genre" in el.value for el in at.markdown)
+    # a visitor has no history to take away: "Why this item is here" holds the score's parts
+    first = next(el.value for el in at.markdown if RANKED.match(el.value))
+    score = next(float(m.group(1)) for el in at.markdown
+                 if (m := re.match(r"score \*\*(-?[\d.]+)\*\*", el.value)))
+    item_id = int(re.search(r"item (\d+)\]", first).group(1))
+    at.session_state[f"rank_why_{item_id}"] = True
+    at.run()
+    no_exceptions(at)
+    parts = at.dataframe[0].value.set_index("what")["part of the score"]
+    assert parts.pop("total = the score") == pytest.approx(score, abs=5e-4)
+    assert parts.sum() == pytest.approx(score, abs=5e-3)
 
 
 def test_url_state_round_trips(first_run):
@@ -147,10 +158,38 @@ def test_what_put_an_item_here_is_explained_on_request(first_run):
     at = open_app()
     assert not any(el.value == "**Its score, part by part**" for el in at.markdown), \
         "not computed for every item on open (it reruns the pipeline)"
-    first = next(t for t in at.toggle if t.key.startswith("why_"))
-    first.set_value(True).run()
+    first = next(e for e in at.main.expander if e.label == "Why this item is here")
+    assert not first.children, "closed: nothing computed or sent"
+    item_id = int(re.search(r"item (\d+)\]", next(
+        el.value for el in at.markdown if RANKED.match(el.value))).group(1))
+    at.session_state[f"rank_why_{item_id}"] = True
+    at.run()
     no_exceptions(at)
     assert any(el.value == "**Its score, part by part**" for el in at.markdown)
+    assert any("Checked by rerunning the whole pipeline" in c.value for c in at.caption) or \
+        any("no small change to your history" in c.value for c in at.caption)
+
+
+def test_the_controls_are_one_click_away_and_open_when_set(first_run):
+    """Closed at first with their settings in a line; open when a link sets any."""
+    at = open_app()
+    no_exceptions(at)
+    panel = next(e for e in at.main.expander if e.label.startswith("Your controls"))
+    assert not at.session_state["controls_open"] and not panel.children
+    assert not [s for s in at.slider if s.key == "ctl_diversity"]
+    assert any(c.value.startswith("Ordered by the served order") for c in at.caption)
+    at.session_state["controls_open"] = True
+    at.run()
+    assert [s.value for s in at.slider if s.key == "ctl_diversity"] == [0.0]
+    linked = open_app(diversity="0.4")
+    no_exceptions(linked)
+    assert [s.value for s in linked.slider if s.key == "ctl_diversity"] == [0.4]
+    item_id = int(next(b.key for b in at.button if b.key and b.key.startswith("ni_")
+                       and b.key != "ni_undo")[3:])
+    fresh = open_app()
+    fresh.button(key=f"ni_{item_id}").click().run()
+    no_exceptions(fresh)
+    assert fresh.button(key="ni_undo"), "marking an item opens the controls, where Undo is"
 
 
 def test_tables_are_drawn_when_their_section_is_opened():

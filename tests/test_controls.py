@@ -324,3 +324,20 @@ def test_a_hidden_cowatched_source_feeds_no_ranking_feature(engine):
     cands = engine.candidates_at(u, None, frozenset({"cowatched"}))
     for name in ("cowatch_hits", "cowatch_affinity"):
         assert not cands.features[:, FEATURES.index(name)].any()
+
+
+def test_the_controls_in_one_line():
+    assert ViewerControls().is_default
+    assert ViewerControls().describe() == (
+        "Ordered by the served order (learned ranking stage); nothing marked not interested.")
+    set_ = ViewerControls(objective="blend", weights=(0.5, 0.25, 0.25), non_profiling=True,
+                          region="north", hidden_sources={"genre", "cowatched"}, diversity=0.3,
+                          not_interested=(4, 9))
+    assert not set_.is_default
+    assert set_.describe() == (
+        "Ordered by a blend of predicted rating 0.5, expected watch time 0.25, expected "
+        "revenue to the service 0.25; not based on profiling (popular in north); sources "
+        "hidden: cowatched, genre; more variety 0.3; 2 items marked not interested.")
+    assert ViewerControls(not_interested=(4,), non_profiling=True).describe() == (
+        "Ordered by the served order (learned ranking stage); not based on profiling "
+        "(popular in the whole catalogue); 1 item marked not interested.")

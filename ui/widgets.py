@@ -59,7 +59,7 @@ def source_badges(hits: list[SourceHit]) -> str:
     return " ".join(parts)
 
 
-#: session-key prefix of an item's "why this rank" expander (its item id follows)
+#: session-key prefix of an item's "Why this item is here" expander (its item id follows)
 RANK_WHY = "rank_why_"
 
 
@@ -78,12 +78,16 @@ def lazy_expander(label: str, key: str, **kwargs):
 
 def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meaning: str,
                        intercept: float | None = None,
-                       extra: Callable[[], None] | None = None) -> None:
+                       extra: Callable[[], None] | None = None,
+                       why: Callable[[], None] | None = None) -> None:
     """One recommendation: rank, title, the score that placed it, its rating, and why.
 
-    ``extra`` draws the item's own controls inside its box (the page passes the
-    "Not interested" button and the "what put this here" explanation). A NaN
-    predicted rating means none was made (a list not based on profiling).
+    "Why this item is here" is one lazy expander: ``why`` draws its body when
+    it is open (the page passes the counterfactual, which reruns the pipeline);
+    without ``why`` it holds the ranking stage's parts of the score. ``extra``
+    draws the item's own controls inside its box (the page passes "Not
+    interested"). A NaN predicted rating means none was made (a list not based
+    on profiling).
     """
     with st.container(border=True):
         # two plain columns, not three with two st.metric cards: the list is the first
@@ -102,14 +106,17 @@ def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meani
         right.markdown(f"score **{item.score:.3f}**  \n:gray[predicted rating] **{rating}**",
                        help=f"Score: {score_meaning}: what placed this item at this rank. "
                             f"Predicted rating: {rating_help}.")
-        why = source_badges(item.sources)
+        badges = source_badges(item.sources)
         if item.demoted_by:
-            why += f" :red-badge[:material/arrow_downward: demoted by {_md(item.demoted_by)}]"
-        left.markdown(why or ":gray[no source recorded]")
-        if item.contributions:
-            with lazy_expander("Why this rank: each ranking feature's part of the score",
-                               key=f"{RANK_WHY}{item.item_id}") as why_rank:
-                if why_rank.open:
+            badges += f" :red-badge[:material/arrow_downward: demoted by {_md(item.demoted_by)}]"
+        left.markdown(badges or ":gray[no source recorded]")
+        if why is not None or item.contributions:
+            with lazy_expander("Why this item is here", key=f"{RANK_WHY}{item.item_id}",
+                               icon=":material/help:") as box:
+                if box.open and why is not None:
+                    why()
+                elif box.open:
+                    st.markdown("**Its score, part by part**")
                     st.dataframe(contribution_table(item, intercept), hide_index=True)
         if extra is not None:
             extra()
