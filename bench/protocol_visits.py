@@ -89,7 +89,9 @@ async def _fetch_all(url: str, paths: list[str]) -> int:
     return sum(sizes)
 
 
-async def _one_visit(url: str, rec: Recording, marker: bytes) -> float:
+async def _one_visit(url: str, rec: Recording, marker: bytes,
+                     received: list[bytes] | None = None) -> float:
+    """One replayed visit; ``received`` (when given) collects the server's messages."""
     from websockets.asyncio.client import connect
 
     start = time.perf_counter()
@@ -100,8 +102,12 @@ async def _one_visit(url: str, rec: Recording, marker: bytes) -> float:
         for message in rec.messages:
             await ws.send(message)
         late = asyncio.ensure_future(_fetch_all(url, rec.late_assets))
-        while marker not in await ws.recv(decode=False):
-            pass
+        while True:
+            message = await ws.recv(decode=False)
+            if received is not None:
+                received.append(message)
+            if marker in message:
+                break
         elapsed = time.perf_counter() - start
         await late
     return elapsed
@@ -115,6 +121,13 @@ async def _visits(url: str, rec: Recording, n: int, marker: str) -> list[float]:
 def replayed_first_visits(url: str, rec: Recording, n: int, marker: str) -> list[float]:
     """``n`` replayed first visits at once: each one's seconds until the server sent ``marker``."""
     return asyncio.run(_visits(url, rec, n, marker))
+
+
+def replayed_messages(url: str, rec: Recording, marker: str) -> list[bytes]:
+    """One replayed visit's messages from the server, up to the one carrying ``marker``."""
+    received: list[bytes] = []
+    asyncio.run(_one_visit(url, rec, marker.encode(), received))
+    return received
 
 
 def browser_time_alone(url: str, rec: Recording, marker: str, chromium: str, args: list[str],

@@ -263,3 +263,38 @@ def test_a_saved_view_reopens_from_the_review_page(server, reviews_db):
             context.close()
         finally:
             browser.close()
+
+
+def test_a_replayed_visit_is_a_real_session_with_the_browsers_list(server):
+    """bench/protocol_visits.py times the server's part of a visit by replaying a browser's
+    requests with no browser; the server must serve the replay the very list a browser shows."""
+    from playwright.sync_api import sync_playwright
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import protocol_visits
+
+    marker = "because you watched"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{server}/")
+            settle(page)
+            shown = shown_titles(page)
+        finally:
+            browser.close()
+    rec = protocol_visits.record_visit(server, marker, str(CHROMIUM), CHROMIUM_ARGS)
+    assert rec.boot_assets[0] == "/" and rec.messages, "the page, then its first message"
+    assert any(a.endswith(".js") for a in rec.boot_assets + rec.late_assets)
+    bodies = []
+    for raw in protocol_visits.replayed_messages(server, rec, marker):
+        msg = ForwardMsg()
+        msg.ParseFromString(raw)
+        if msg.WhichOneof("type") == "delta" and msg.delta.new_element.HasField("markdown"):
+            bodies.append(msg.delta.new_element.markdown.body)
+    # the replay stops at the first item's badges: its first title is the browser's first
+    replayed = [re.sub(r"\\(.)", r"\1", m.group(1))  # as Markdown shows the escaped title
+                for b in bodies if (m := re.match(r"^\*\*\d+\. (.+?)\*\*", b))]
+    assert shown and replayed == shown[:1]
+    assert marker in bodies[-1]
