@@ -97,8 +97,10 @@ async def _one_visit(url: str, rec: Recording, marker: bytes,
     start = time.perf_counter()
     await _fetch_all(url, rec.boot_assets)
     ws_url = url.replace("http://", "ws://", 1) + "/_stcore/stream"
+    # close_timeout: the server does not answer the closing handshake at once, and the
+    # default 10 s wait for it would hold up the next round (it is not part of the visit)
     async with connect(ws_url, subprotocols=["streamlit"], origin=url, max_size=None,
-                       compression=None) as ws:
+                       compression=None, close_timeout=0.2) as ws:
         for message in rec.messages:
             await ws.send(message)
         late = asyncio.ensure_future(_fetch_all(url, rec.late_assets))
