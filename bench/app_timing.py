@@ -131,8 +131,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def served(home: str, script: str = "app.py", extra: tuple[str, ...] = ()) -> Iterator[Server]:
-    """A real ``streamlit run`` server on a free port, healthy; its terminal is kept."""
+def served(home: str, script: str = "app.py", extra: tuple[str, ...] = (),
+           root: Path = ROOT) -> Iterator[Server]:
+    """A real ``streamlit run`` server of the checkout at ``root``, on a free port, healthy."""
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("RECENGINE_DATA", "RECENGINE_TRAIN")}
@@ -143,7 +144,7 @@ def served(home: str, script: str = "app.py", extra: tuple[str, ...] = ()) -> It
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script,
                              "--server.headless", "true", "--server.port", str(port),
                              "--browser.gatherUsageStats", "false", *extra],
-                            cwd=ROOT, env=env, stdout=terminal, stderr=subprocess.STDOUT)
+                            cwd=root, env=env, stdout=terminal, stderr=subprocess.STDOUT)
     server = Server(url=f"http://127.0.0.1:{port}", proc=proc, start=start)
     try:
         while True:
@@ -174,7 +175,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def first_list_in_browser(server: Server, tour: bool) -> dict:
+def first_list_in_browser(server: Server, tour: bool, root: Path = ROOT) -> dict:
     """A first visit in Chromium from the server's launch; optionally every page after."""
     from playwright.sync_api import sync_playwright
 
@@ -185,7 +186,7 @@ def first_list_in_browser(server: Server, tour: bool) -> dict:
         page.goto(server.url + "/")
         page.get_by_text(FIRST_LIST).first.wait_for(timeout=300_000)
         out["first_recommendations_s"] = time.perf_counter() - server.start
-        paths = PAGES + [u for f, u in AUDIT_PAGES.items() if (ROOT / f).exists()]
+        paths = PAGES + [u for f, u in AUDIT_PAGES.items() if (root / f).exists()]
         for path in paths if tour else ():
             page.goto(f"{server.url}/{path}")
             page.wait_for_selector(READY, timeout=300_000)
@@ -212,6 +213,35 @@ def replayed(server: Server, visitors: int, rounds: int, repeats: int) -> dict:
                 for _ in range(max(1, rounds))]
     return {**alone, "server_cpu_per_visit_s": cpu, "rounds_s": rounds_s,
             "assets": len(rec.boot_assets) + len(rec.late_assets)}
+
+
+def renderer_cpu(url: str, repeats: int = 8) -> float:
+    """Median main-thread CPU of a lone first visit's renderer, in seconds.
+
+    Chrome's own Performance metric (TaskDuration), read in a fresh context
+    after the list is on screen and the script has finished: what the page
+    costs a visitor's browser, whoever else is visiting.
+    """
+    from playwright.sync_api import sync_playwright
+
+    out = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _ in range(repeats):
+            context = browser.new_context()
+            page = context.new_page()
+            cdp = context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            page.goto(url + "/")
+            page.get_by_text(FIRST_LIST).first.wait_for(timeout=300_000)
+            page.wait_for_selector(READY, timeout=300_000)
+            page.wait_for_timeout(500)
+            metrics = {m["name"]: m["value"]
+                       for m in cdp.send("Performance.getMetrics")["metrics"]}
+            out.append(metrics["TaskDuration"])
+            context.close()
+        browser.close()
+    return statistics.median(out)
 
 
 def browser_rounds(server: Server, visitors: int, rounds: int) -> list[list[float]]:
@@ -292,32 +322,34 @@ def browser_figures(home: str, args: argparse.Namespace) -> dict:
     machine's own browsers set. The watcher pair serves the app again with
     Streamlit's default source watcher on and replays the same visits.
     """
-    n, rounds = args.visitors, args.visit_rounds
-    with served(home) as server:
+    n, rounds, root = args.visitors, args.visit_rounds, Path(args.app_root)
+    with served(home, root=root) as server:
         cold = first_list_in_browser(server, tour=False)
         cold["peak_rss_mb"] = vm_hwm_mb(server.proc.pid)
     cold["terminal_noise_lines"] = server.noise
-    with served(home) as server:
-        warm = first_list_in_browser(server, tour=True)
+    with served(home, root=root) as server:
+        warm = first_list_in_browser(server, tour=True, root=root)
         if n:
             warm["rss_before_visits_mb"] = vm_hwm_mb(server.proc.pid)
             warm["load_before_visits"] = load_average()
             warm["replayed"] = replayed(server, n, rounds, args.repeats)
+            warm["renderer_cpu_s"] = renderer_cpu(server.url)
             warm["visit_rounds_s"] = browser_rounds(server, n, rounds)
             warm["concurrent_visits_s"] = [t for r in warm["visit_rounds_s"] for t in r]
         warm["peak_rss_mb"] = vm_hwm_mb(server.proc.pid)
     warm["terminal_noise_lines"] = server.noise
     out: dict = {"cold": cold, "warm": warm}
     if n:
-        with served(home, extra=("--server.fileWatcherType", "auto")) as server:
+        with served(home, extra=("--server.fileWatcherType", "auto"), root=root) as server:
             first_list_in_browser(server, tour=False)
             out["watcher_on_replayed"] = replayed(server, n, rounds, args.repeats)
         with tempfile.TemporaryDirectory(prefix="recengine-hello-") as tmp:
             hello = Path(tmp) / "hello.py"
             hello.write_text(HELLO)
-            with served(home, script=str(hello)) as server:
+            with served(home, script=str(hello), root=root) as server:
                 concurrent_first_visits(server.url, 1)
                 out["hello_world_rounds_s"] = browser_rounds(server, n, rounds)
+                out["hello_world_renderer_cpu_s"] = renderer_cpu(server.url)
 
     print("cold start (embedded synthetic default, demo training config)")
     c, w = cold["first_recommendations_s"], warm["first_recommendations_s"]
@@ -340,6 +372,9 @@ def browser_figures(home: str, args: argparse.Namespace) -> dict:
               f"{rep['browser_share_s']:.2f} s")
         print(f"  visitors on their own machines (estimate: server's part + own browser): "
               f"mean of the rounds' p95 {rep_p95 + rep['browser_share_s']:.1f} s")
+        print(f"  a lone visit's renderer main-thread CPU (Chrome's TaskDuration, median of 8): "
+              f"{warm['renderer_cpu_s']:.2f} s; hello-world page "
+              f"{out['hello_world_renderer_cpu_s']:.2f} s")
         print_rounds(f"{n} Chromium contexts on this machine", warm["visit_rounds_s"])
         print_rounds(f"{n} Chromium contexts, hello-world page (this machine's floor)",
                      out["hello_world_rounds_s"])
@@ -365,6 +400,10 @@ def main() -> int:
                         help="rounds of simultaneous first visits (each a fresh set of sessions)")
     parser.add_argument("--skip-browser", action="store_true",
                         help="only the AppTest interaction timings")
+    parser.add_argument("--app-root", default=str(ROOT),
+                        help="the checkout to serve (e.g. a git worktree of an older commit, "
+                             "to compare it with this one); the AppTest timings are always "
+                             "this checkout's")
     parser.add_argument("--json", default=str(RESULTS), help="where to write the figures")
     args = parser.parse_args()
     record: dict = {"date": dt.datetime.now().isoformat(timespec="minutes"),
