@@ -12,9 +12,14 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SourceHit:
     """One source's claim about one candidate.
+
+    Not frozen: a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``, several times the cost of a slotted one, and retrieval makes
+    hundreds per request. Nothing mutates a hit once made (its ``detail`` dict
+    was never frozen either).
 
     ``source`` is ``"similar"``, ``"genre"``, ``"region"`` or a plugged-in name.
     ``detail`` holds the evidence: similar -> ``seed_item_id``, ``seed_title``,

@@ -69,7 +69,13 @@ class RetrievalConfig:
 
 
 class Candidate(NamedTuple):
-    """One source's proposal: a dense item index and the evidence for it."""
+    """One source's proposal: a dense item index and the evidence for it.
+
+    A plugged-in source may return these or plain ``(item_idx, hit)`` pairs,
+    which the merge reads the same way; the built-in sources build plain pairs,
+    because a named tuple costs several times as much to make and a request
+    makes hundreds (bench/recommend_latency.py times the whole request).
+    """
 
     item_idx: int
     hit: SourceHit
@@ -187,11 +193,11 @@ class Retrieved:
     skipped: dict[str, str]
 
 
-Source = Callable[[RetrievalContext], list[Candidate]]
+Source = Callable[[RetrievalContext], list[tuple[int, SourceHit]]]
 
 
 # ----- sources ------------------------------------------------------------------------
-def similar_source(ctx: RetrievalContext) -> list[Candidate]:
+def similar_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     """Nearest items of each seed (the user's last watched) from the similar table."""
     cfg, cat, table = ctx.index.config, ctx.index.catalogue, ctx.index.table
     seeds = ctx.seeds[:cfg.last_watched]
@@ -199,16 +205,16 @@ def similar_source(ctx: RetrievalContext) -> list[Candidate]:
         raise SourceSkipped("no watched or rated items to find similar items for")
     n = min(cfg.similar_per_item, table.n_neighbours)
     idx, dist = table.indices[seeds, :n], table.distances[seeds, :n]
-    out: list[Candidate] = []
+    out: list[tuple[int, SourceHit]] = []
     for s, row_idx, row_dist in zip(seeds.tolist(), idx.tolist(), dist.tolist(), strict=True):
         seed_id, seed_title = int(cat.item_ids[s]), cat.titles[s]
-        out += [Candidate(j, SourceHit("similar", {
+        out += [(j, SourceHit("similar", {
                     "seed_item_id": seed_id, "seed_title": seed_title, "distance": d}))
                 for j, d in zip(row_idx, row_dist) if j >= 0]
     return out
 
 
-def cowatched_source(ctx: RetrievalContext) -> list[Candidate]:
+def cowatched_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     """Items most often watched together with each seed, by other users."""
     cfg, cat, table = ctx.index.config, ctx.index.catalogue, ctx.index.cowatch
     if table is None:
@@ -217,18 +223,18 @@ def cowatched_source(ctx: RetrievalContext) -> list[Candidate]:
     if len(seeds) == 0:
         raise SourceSkipped("no watched or rated items to find co-watched items for")
     n = min(cfg.cowatched_per_item, table.n_neighbours)
-    out: list[Candidate] = []
+    out: list[tuple[int, SourceHit]] = []
     rows_idx, rows_sim = table.indices[seeds, :n].tolist(), table.similarity[seeds, :n].tolist()
     for s, row_idx, row_sim in zip(seeds.tolist(), rows_idx, rows_sim, strict=True):
         seed_id, seed_title = int(cat.item_ids[s]), cat.titles[s]
-        out += [Candidate(j, SourceHit("cowatched", {
+        out += [(j, SourceHit("cowatched", {
                     "seed_item_id": seed_id, "seed_title": seed_title,
                     "similarity": round(sim, 4)}))
                 for j, sim in zip(row_idx, row_sim) if j >= 0]
     return out
 
 
-def genre_source(ctx: RetrievalContext) -> list[Candidate]:
+def genre_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     """Top items of each of the user's strongest genres."""
     index = ctx.index
     genres = ctx.genres[:index.config.n_genres]
@@ -238,11 +244,11 @@ def genre_source(ctx: RetrievalContext) -> list[Candidate]:
     for g in genres:
         name = index.genre_names[g]
         for rank, j in enumerate(index.top_in_genre[g].tolist(), start=1):
-            out.append(Candidate(j, SourceHit("genre", {"genre": name, "rank": rank})))
+            out.append((j, SourceHit("genre", {"genre": name, "rank": rank})))
     return out
 
 
-def region_source(ctx: RetrievalContext) -> list[Candidate]:
+def region_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     """Top items among users of the user's region."""
     index = ctx.index
     if index.region_unavailable:
@@ -252,21 +258,21 @@ def region_source(ctx: RetrievalContext) -> list[Candidate]:
     code = index.region_code(ctx.region)
     if code < 0:
         raise SourceSkipped(f"no history from region {ctx.region!r}")
-    return [Candidate(j, SourceHit("region", {"region": ctx.region, "rank": rank}))
+    return [(j, SourceHit("region", {"region": ctx.region, "rank": rank}))
             for rank, j in enumerate(index.top_in_region[code].tolist(), start=1)]
 
 
-def overall_source(ctx: RetrievalContext) -> list[Candidate]:
+def overall_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     """Top items overall, for users the region source cannot serve."""
     index = ctx.index
     if (not index.region_unavailable and ctx.region is not None
             and index.region_code(ctx.region) >= 0):
         return []  # the region list serves this user: nothing to stand in for
-    return [Candidate(j, SourceHit("overall", {"rank": rank}))
+    return [(j, SourceHit("overall", {"rank": rank}))
             for rank, j in enumerate(index.top_overall.tolist(), start=1)]
 
 
-def item_model_source(ctx: RetrievalContext) -> list[Candidate]:
+def item_model_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     """The item model's best unwatched items for the whole history, with the seed behind each."""
     index, model = ctx.index, ctx.index.item_model
     n = index.config.item_model_top
@@ -284,7 +290,7 @@ def item_model_source(ctx: RetrievalContext) -> list[Candidate]:
     seeds = model.strongest_seeds(ctx.watched, model.items[top]).tolist()
     for rank, (row, seed) in enumerate(zip(top.tolist(), seeds, strict=True), start=1):
         j = int(model.items[row])
-        out.append(Candidate(j, SourceHit("item_model", {
+        out.append((j, SourceHit("item_model", {
             "rank": rank, "score": round(float(scores[row]), 4),
             "seed_item_id": int(cat.item_ids[seed]) if seed >= 0 else None,
             "seed_title": cat.titles[seed] if seed >= 0 else None})))
