@@ -198,17 +198,16 @@ def item_controls(item: RankedItem) -> None:
 def item_why(item: RankedItem, result: ControlledResult, user_id: int | None) -> None:
     """Inside the open "Why this item is here": what of the person's put it here.
 
-    Drawn only when opened: the answer reruns the served pipeline (tens of ms
-    per item), and a page that computed it for all ten items on every open made
-    concurrent first visits slow. It reruns the served pipeline (policy and
-    hidden sources included); for a list other controls reordered it explains
-    the served list, and says so. A visitor's list, or one not based on
-    profiling, has no history of theirs to take away: its score's parts only.
+    Drawn only when opened: the answer reruns the served pipeline (policy and
+    hidden sources included, tens of ms per item), and a page that computed it
+    for all ten items on every open made concurrent first visits slow. For a
+    list other controls reordered it explains the served list, and says so. A
+    visitor's list, or one not based on profiling, has no history of theirs to
+    take away: its score's parts only.
     """
     if user_id is None or result.non_profiling:
         if item.contributions:
-            st.markdown("**Its score, part by part**")
-            st.dataframe(widgets.contribution_table(item, result.intercept), hide_index=True)
+            widgets.score_parts(item, result.intercept)
         else:
             st.caption("This list reads nothing about you. "
                        + markdown_text(result.ordering_rule) + ".")

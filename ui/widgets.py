@@ -116,8 +116,7 @@ def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meani
                 if box.open and why is not None:
                     why()
                 elif box.open:
-                    st.markdown("**Its score, part by part**")
-                    st.dataframe(contribution_table(item, intercept), hide_index=True)
+                    score_parts(item, intercept)
         if extra is not None:
             extra()
 
@@ -132,6 +131,12 @@ def show_table(frame: pd.DataFrame, columns: list[str] | None = None, *, wide=()
     (where or st).dataframe(shown, hide_index=True, column_config=config, placeholder="-",
                             height=height, key=key)
     return shown
+
+
+def score_parts(item: RankedItem, intercept: float | None) -> None:
+    """The ranking stage's parts of an item's score, under its heading."""
+    st.markdown("**Its score, part by part**")
+    st.dataframe(contribution_table(item, intercept), hide_index=True)
 
 
 def contribution_table(item: RankedItem, intercept: float | None) -> pd.DataFrame:
