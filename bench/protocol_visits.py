@@ -17,8 +17,8 @@ list's source badge) arrives. Nothing is parsed: the server cannot tell these
 clients from browsers, and the time is the server's alone.
 
 A visitor's own browser then adds its building time, measured separately on
-the idle machine (:func:`browser_time_alone`): one Chromium visit alone minus
-one replayed visit alone.
+the idle machine (bench/app_timing.py): one Chromium visit alone minus one
+replayed visit alone.
 """
 
 from __future__ import annotations
@@ -130,31 +130,3 @@ def replayed_messages(url: str, rec: Recording, marker: str) -> list[bytes]:
     received: list[bytes] = []
     asyncio.run(_one_visit(url, rec, marker.encode(), received))
     return received
-
-
-def browser_time_alone(url: str, rec: Recording, marker: str, chromium: str, args: list[str],
-                       repeats: int = 5) -> dict[str, float]:
-    """A lone visit's time in Chromium and replayed (medians), and the browser's share.
-
-    The browser's share (Chromium minus replay) is what a visitor's own machine
-    adds to the server's part; measured with nothing else visiting.
-    """
-    import statistics
-
-    from playwright.sync_api import sync_playwright
-
-    chrome: list[float] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args)
-        for _ in range(repeats):
-            context = browser.new_context()
-            page = context.new_page()
-            t = time.perf_counter()
-            page.goto(url + "/", wait_until="commit")
-            page.get_by_text(marker).first.wait_for(timeout=300_000)
-            chrome.append(time.perf_counter() - t)
-            context.close()
-        browser.close()
-    replay = [replayed_first_visits(url, rec, 1, marker)[0] for _ in range(repeats)]
-    c, r = statistics.median(chrome), statistics.median(replay)
-    return {"chromium_alone_s": c, "replay_alone_s": r, "browser_share_s": max(0.0, c - r)}
