@@ -193,11 +193,13 @@ class Retrieved:
     skipped: dict[str, str]
 
 
-Source = Callable[[RetrievalContext], list[tuple[int, SourceHit]]]
+#: what a source returns: (dense item index, hit) pairs, plain or as :class:`Candidate`
+Proposals = list[tuple[int, SourceHit]]
+Source = Callable[[RetrievalContext], Proposals]
 
 
 # ----- sources ------------------------------------------------------------------------
-def similar_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
+def similar_source(ctx: RetrievalContext) -> Proposals:
     """Nearest items of each seed (the user's last watched) from the similar table."""
     cfg, cat, table = ctx.index.config, ctx.index.catalogue, ctx.index.table
     seeds = ctx.seeds[:cfg.last_watched]
@@ -205,7 +207,7 @@ def similar_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
         raise SourceSkipped("no watched or rated items to find similar items for")
     n = min(cfg.similar_per_item, table.n_neighbours)
     idx, dist = table.indices[seeds, :n], table.distances[seeds, :n]
-    out: list[tuple[int, SourceHit]] = []
+    out: Proposals = []
     for s, row_idx, row_dist in zip(seeds.tolist(), idx.tolist(), dist.tolist(), strict=True):
         seed_id, seed_title = int(cat.item_ids[s]), cat.titles[s]
         out += [(j, SourceHit("similar", {
@@ -214,7 +216,7 @@ def similar_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     return out
 
 
-def cowatched_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
+def cowatched_source(ctx: RetrievalContext) -> Proposals:
     """Items most often watched together with each seed, by other users."""
     cfg, cat, table = ctx.index.config, ctx.index.catalogue, ctx.index.cowatch
     if table is None:
@@ -223,7 +225,7 @@ def cowatched_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     if len(seeds) == 0:
         raise SourceSkipped("no watched or rated items to find co-watched items for")
     n = min(cfg.cowatched_per_item, table.n_neighbours)
-    out: list[tuple[int, SourceHit]] = []
+    out: Proposals = []
     rows_idx, rows_sim = table.indices[seeds, :n].tolist(), table.similarity[seeds, :n].tolist()
     for s, row_idx, row_sim in zip(seeds.tolist(), rows_idx, rows_sim, strict=True):
         seed_id, seed_title = int(cat.item_ids[s]), cat.titles[s]
@@ -234,7 +236,7 @@ def cowatched_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     return out
 
 
-def genre_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
+def genre_source(ctx: RetrievalContext) -> Proposals:
     """Top items of each of the user's strongest genres."""
     index = ctx.index
     genres = ctx.genres[:index.config.n_genres]
@@ -248,7 +250,7 @@ def genre_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
     return out
 
 
-def region_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
+def region_source(ctx: RetrievalContext) -> Proposals:
     """Top items among users of the user's region."""
     index = ctx.index
     if index.region_unavailable:
@@ -262,7 +264,7 @@ def region_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
             for rank, j in enumerate(index.top_in_region[code].tolist(), start=1)]
 
 
-def overall_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
+def overall_source(ctx: RetrievalContext) -> Proposals:
     """Top items overall, for users the region source cannot serve."""
     index = ctx.index
     if (not index.region_unavailable and ctx.region is not None
@@ -272,7 +274,7 @@ def overall_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
             for rank, j in enumerate(index.top_overall.tolist(), start=1)]
 
 
-def item_model_source(ctx: RetrievalContext) -> list[tuple[int, SourceHit]]:
+def item_model_source(ctx: RetrievalContext) -> Proposals:
     """The item model's best unwatched items for the whole history, with the seed behind each."""
     index, model = ctx.index, ctx.index.item_model
     n = index.config.item_model_top
