@@ -17,26 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import REAL, RESULTS  # bench/common.py: the project on sys.path
 
-from recengine.config import TrainConfig  # noqa: E402
-from recengine.data import load_source  # noqa: E402
-from recengine.evaluation import evaluate_cold_items  # noqa: E402
-from recengine.evaluation.systems import (  # noqa: E402
+from recengine.config import TrainConfig
+from recengine.data import load_source
+from recengine.evaluation import evaluate_cold_items
+from recengine.evaluation.systems import (
     content_cold_scorer,
     content_config,
     hybrid_config,
 )
-from recengine.split import temporal_split  # noqa: E402
-
-REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
-RESULTS = ROOT / "bench" / "results"
+from recengine.split import temporal_split
 
 
 def main() -> None:

@@ -23,22 +23,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import REAL, RESULTS, write_json  # bench/common.py: the project on sys.path
 
-from recengine.cf import CFConfig  # noqa: E402
-from recengine.cli.evaluate import json_ready  # noqa: E402
-from recengine.config import TrainConfig  # noqa: E402
-from recengine.data import load_source  # noqa: E402
-from recengine.evaluation import evaluate_cold_items  # noqa: E402
-from recengine.evaluation.systems import (  # noqa: E402
+from recengine.cf import CFConfig
+from recengine.cli.evaluate import json_ready
+from recengine.config import TrainConfig
+from recengine.data import load_source
+from recengine.evaluation import evaluate_cold_items
+from recengine.evaluation.systems import (
     NewUserConfig,
     cf_cold_scorer,
     cf_new_user,
@@ -49,9 +45,6 @@ from recengine.evaluation.systems import (  # noqa: E402
     popularity_new_user,
     two_tower_new_user,
 )
-
-REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
-RESULTS = ROOT / "bench" / "results"
 
 
 def main() -> None:
@@ -95,10 +88,7 @@ def main() -> None:
     for name in fits:
         print(f"  {name:<10} recall@10 {nu[name]['recall@10']:.4f}  "
               f"ndcg@10 {nu[name]['ndcg@10']:.4f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(json_ready(result), indent=2) + "\n")
-    print(f"wrote {out}")
+    write_json(args.out, json_ready(result))
 
 
 if __name__ == "__main__":

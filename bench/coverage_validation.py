@@ -19,24 +19,20 @@ Writes bench/results/coverage_validation.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from common import REAL, RESULTS, write_json  # bench/common.py: the project on sys.path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from recengine.config import TrainConfig  # noqa: E402
-from recengine.data import load_source  # noqa: E402
-from recengine.engine import Engine  # noqa: E402
-from recengine.popularity_penalty import choose_strength  # noqa: E402
-from recengine.reranker import FEATURES  # noqa: E402
-from recengine.reranker_lgbm import LgbmConfig  # noqa: E402
-from recengine.reranker_training import (  # noqa: E402
+from recengine.config import TrainConfig
+from recengine.data import load_source
+from recengine.engine import Engine
+from recengine.popularity_penalty import choose_strength
+from recengine.reranker import FEATURES
+from recengine.reranker_lgbm import LgbmConfig
+from recengine.reranker_training import (
     RerankerConfig,
     StageData,
     engine_stage_data,
@@ -44,11 +40,9 @@ from recengine.reranker_training import (  # noqa: E402
     penalty_figures,
     ranking_metrics,
 )
-from recengine.split import temporal_split  # noqa: E402
-from recengine.training import train_towers  # noqa: E402
+from recengine.split import temporal_split
+from recengine.training import train_towers
 
-REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
-RESULTS = ROOT / "bench" / "results"
 FIELDS = ("x", "y", "groups", "n_relevant", "items")
 
 
@@ -131,10 +125,7 @@ def main() -> int:
             res[stage] = block
         report["seeds"][seed] = res
     report["load_end"] = os.getloadavg()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_json(args.out, report)
     return 0
 
 

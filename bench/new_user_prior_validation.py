@@ -19,28 +19,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import REAL, RESULTS  # bench/common.py: the project on sys.path
 
-from recengine.config import TrainConfig  # noqa: E402
-from recengine.data import load_source  # noqa: E402
-from recengine.engine import EngineConfig  # noqa: E402
-from recengine.evaluation.systems import (  # noqa: E402
+from recengine.config import TrainConfig
+from recengine.data import load_source
+from recengine.engine import EngineConfig
+from recengine.evaluation.systems import (
     _CACHE,
     NewUserConfig,
     evaluate_new_users,
     pipeline_new_user,
     popularity_new_user,
 )
-from recengine.new_user_prior import NewUserPriorConfig  # noqa: E402
-from recengine.split import temporal_split  # noqa: E402
+from recengine.new_user_prior import NewUserPriorConfig
+from recengine.split import temporal_split
 
-REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
-RESULTS = ROOT / "bench" / "results"
 SHRINKS = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 

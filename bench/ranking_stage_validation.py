@@ -17,35 +17,29 @@ Writes bench/results/ranking_stage_validation.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from common import REAL, RESULTS, write_json  # bench/common.py: the project on sys.path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from recengine.config import TrainConfig  # noqa: E402
-from recengine.data import load_source  # noqa: E402
-from recengine.engine import Engine, EngineConfig  # noqa: E402
-from recengine.reranker import FEATURES  # noqa: E402
-from recengine.reranker_lgbm import LgbmConfig  # noqa: E402
-from recengine.reranker_training import (  # noqa: E402
+from recengine.config import TrainConfig
+from recengine.data import load_source
+from recengine.engine import Engine, EngineConfig
+from recengine.reranker import FEATURES
+from recengine.reranker_lgbm import LgbmConfig
+from recengine.reranker_training import (
     RerankerConfig,
     StageData,
     cross_validate,
     engine_stage_data,
 )
-from recengine.retrieval import RetrievalConfig  # noqa: E402
-from recengine.split import temporal_split  # noqa: E402
-from recengine.training import train_towers  # noqa: E402
+from recengine.retrieval import RetrievalConfig
+from recengine.split import temporal_split
+from recengine.training import train_towers
 
-REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
-RESULTS = ROOT / "bench" / "results"
 ITEM_MODEL_INPUTS = ("item_model_score", "log_activity")
 
 
@@ -141,10 +135,7 @@ def main() -> int:
         report["seeds"][seed] = {"candidates": int(len(full.y)),
                                  "candidates_no_item_model_source": int(len(no_source.y)),
                                  **res, **res_ns}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "ranking_stage_validation.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_json(RESULTS / "ranking_stage_validation.json", report)
     return 0
 
 

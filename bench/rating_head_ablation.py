@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
+from common import REAL  # bench/common.py: the project on sys.path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from recengine.data import load_source  # noqa: E402
-from recengine.evaluation.baselines import fit_bias  # noqa: E402
-from recengine.rating_head import RatingHeadConfig, choose_shrinkage, fit_biased_head  # noqa: E402
-from recengine.split import temporal_split, validation_split  # noqa: E402
-
-REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
+from recengine.data import load_source
+from recengine.evaluation.baselines import fit_bias
+from recengine.rating_head import RatingHeadConfig, choose_shrinkage, fit_biased_head
+from recengine.split import temporal_split, validation_split
 
 
 def main() -> None:

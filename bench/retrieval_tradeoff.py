@@ -21,21 +21,16 @@ import datetime as dt
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import REAL, RESULTS  # bench/common.py: the project on sys.path
 
-from recengine.config import TrainConfig  # noqa: E402
-from recengine.data import load_source  # noqa: E402
-from recengine.evaluation.tradeoff import sweep_retrieval  # noqa: E402
-from recengine.fit import train_two_tower  # noqa: E402
-from recengine.split import temporal_split  # noqa: E402
-
-REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
-RESULTS = ROOT / "bench" / "results"
+from recengine.config import TrainConfig
+from recengine.data import load_source
+from recengine.evaluation.tradeoff import sweep_retrieval
+from recengine.fit import train_two_tower
+from recengine.split import temporal_split
 
 
 def default_source() -> str:

@@ -27,29 +27,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import keras
+import numpy as np
+from common import REAL, RESULTS, write_json  # bench/common.py: the project on sys.path
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+from recengine.config import TrainConfig
+from recengine.data import load_source
+from recengine.fit import train_two_tower
+from recengine.model import ModelConfig, build_two_tower
+from recengine.split import temporal_split, validation_split
+from recengine.training import InteractionBatches, prepare_arrays
 
-from recengine.config import TrainConfig  # noqa: E402
-from recengine.data import load_source  # noqa: E402
-from recengine.fit import train_two_tower  # noqa: E402
-from recengine.model import ModelConfig, build_two_tower  # noqa: E402
-from recengine.split import temporal_split, validation_split  # noqa: E402
-from recengine.training import InteractionBatches, prepare_arrays  # noqa: E402
-
-REAL = ROOT / ".." / "shared" / "data" / "ml-latest-small"
-RESULTS = ROOT / "bench" / "results"
 CONTENT_RATING = ModelConfig(objective="rating", use_item_ids=False, use_history=False)
 
 
@@ -173,10 +166,7 @@ def main() -> None:
         print(f"ours reached the reference's best val_loss after {to_reach:.1f} s = "
               f"{result['time_to_reach_over_reference_wall']:.3f} of the reference's wall time "
               f"(target <= 0.10)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_json(args.out, result)
 
 
 if __name__ == "__main__":
