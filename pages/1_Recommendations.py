@@ -22,7 +22,12 @@ from recengine.controls import (
     ViewerControls,
     apply_controls,
 )
-from recengine.counterfactual import CounterfactualConfig, counterfactual_frame, explain_list
+from recengine.counterfactual import (
+    CounterfactualConfig,
+    counterfactual_frame,
+    explain_list,
+    score_breakdown,
+)
 from recengine.objectives import BASE_OBJECTIVES, OBJECTIVES, PLAIN
 from recengine.results import RankedItem
 from recengine.safe_text import markdown_text, safe_csv
@@ -207,7 +212,7 @@ def item_why(item: RankedItem, result: ControlledResult, user_id: int | None) ->
     """
     if user_id is None or result.non_profiling:
         if item.contributions:
-            widgets.score_parts(item, result.intercept)
+            widgets.score_parts(score_breakdown(item, result.intercept))
         else:
             st.caption("This list reads nothing about you. "
                        + markdown_text(result.ordering_rule) + ".")

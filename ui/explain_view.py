@@ -11,7 +11,6 @@ goes wrong is shown as a short note instead.
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from recengine.counterfactual import (
@@ -25,6 +24,7 @@ from recengine.engine import Engine
 from recengine.policy import ContentPolicy
 from recengine.results import RankedItem
 from recengine.safe_text import markdown_text as _md
+from ui.widgets import score_parts
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -97,16 +97,7 @@ def _draw(cf: Counterfactual, breakdown: ScoreBreakdown) -> None:
         st.markdown(_md(cf.message))
         st.caption("It is here for reasons no small change to your history removes: "
                    "see its score and sources below.")
-    st.markdown("**Its score, part by part**")
-    if breakdown.parts:
-        rows = [{"what": p.words, "part of the score": round(p.contribution, 4)}
-                for p in breakdown.parts]
-        rows.append({"what": "baseline (intercept)",
-                     "part of the score": round(breakdown.intercept or 0.0, 4)})
-        rows.append({"what": "total = the score", "part of the score": round(breakdown.score, 4)})
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
-    else:
-        st.caption(_md(breakdown.note))
+    score_parts(breakdown)
     if breakdown.sources:
         st.markdown("**Found by**")
         st.markdown("\n".join(f"- {_md(s.words)}" + (f" :gray[({_md(s.evidence)})]"

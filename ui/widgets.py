@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from recengine.reranker import FEATURE_WORDS
+from recengine.counterfactual import ScoreBreakdown, score_breakdown
 from recengine.results import RankedItem, RecommendationResult, SourceHit
 from recengine.safe_text import markdown_text as _md
 from recengine.schema import DataError
@@ -116,7 +116,7 @@ def render_ranked_item(item: RankedItem, scale: tuple[float, float], score_meani
                 if box.open and why is not None:
                     why()
                 elif box.open:
-                    score_parts(item, intercept)
+                    score_parts(score_breakdown(item, intercept))
         if extra is not None:
             extra()
 
@@ -133,19 +133,27 @@ def show_table(frame: pd.DataFrame, columns: list[str] | None = None, *, wide=()
     return shown
 
 
-def score_parts(item: RankedItem, intercept: float | None) -> None:
-    """The ranking stage's parts of an item's score, under its heading."""
+def score_parts(breakdown: ScoreBreakdown) -> None:
+    """An item's score split exactly into the ranking stage's parts, under its heading.
+
+    The one drawing of :func:`recengine.counterfactual.score_breakdown`: a known
+    user's counterfactual, a visitor's "Why this item is here" and the plain item
+    box all show it, so the same item's parts read the same everywhere.
+    """
     st.markdown("**Its score, part by part**")
-    st.dataframe(contribution_table(item, intercept), hide_index=True)
+    if breakdown.parts:
+        st.dataframe(parts_frame(breakdown), hide_index=True)
+    else:
+        st.caption(_md(breakdown.note))
 
 
-def contribution_table(item: RankedItem, intercept: float | None) -> pd.DataFrame:
-    """The item's score split exactly into weight x value per feature, plus the intercept."""
-    rows = [{"what": FEATURE_WORDS[name], "part of the score": round(value, 4)}
-            for name, value in sorted((item.contributions or {}).items(),
-                                      key=lambda kv: -abs(kv[1]))]
-    rows.append({"what": "baseline (intercept)", "part of the score": round(intercept or 0.0, 4)})
-    rows.append({"what": "total = the score", "part of the score": round(item.score, 4)})
+def parts_frame(breakdown: ScoreBreakdown) -> pd.DataFrame:
+    """The parts largest first, then the intercept, then their total: the score."""
+    rows = [{"what": p.words, "part of the score": round(p.contribution, 4)}
+            for p in breakdown.parts]
+    rows.append({"what": "baseline (intercept)",
+                 "part of the score": round(breakdown.intercept or 0.0, 4)})
+    rows.append({"what": "total = the score", "part of the score": round(breakdown.score, 4)})
     return pd.DataFrame(rows)
 
 
